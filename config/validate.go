@@ -233,7 +233,7 @@ func (c *Config) validateLearners(ps *Problems) {
 		switch {
 		case l.Table == "":
 			ps.add(p+".table", "required")
-		case ok && !contains(src.Tables, l.Table):
+		case ok && len(src.Tables) > 0 && !contains(src.Tables, l.Table):
 			ps.add(p+".table", fmt.Sprintf("%s is not one of source %s's tables (%s)", l.Table, src.Name, strings.Join(src.Tables, ", ")))
 		}
 		if l.Target == "" {
