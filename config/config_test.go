@@ -653,3 +653,15 @@ func TestProblemOrder(t *testing.T) {
 		t.Errorf("order = %q, want %q", got, want)
 	}
 }
+
+func TestEnvOverrideReplacesWrongShape(t *testing.T) {
+	t.Setenv("TRIBUTARY_SOURCES_0_NAME", "s")
+	t.Setenv("TRIBUTARY_SOURCES_0_TYPE", "postgres")
+	t.Setenv("TRIBUTARY_SOURCES_0_DSN", "host=h")
+	t.Setenv("TRIBUTARY_SOURCES_0_TABLES_0", "public.t")
+	t.Setenv("TRIBUTARY_LOG_FORMAT", "json")
+	c := mustLoad(t, "sources: 5\nlog: text\nsinks: [{type: file, path: x}]\n")
+	if len(c.Sources) != 1 || c.Sources[0].Tables[0] != "public.t" || c.Log.Format != "json" || c.Log.Level != "info" {
+		t.Errorf("config = %+v", c)
+	}
+}

@@ -31,7 +31,7 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// add appends a problem with a formatted message.
+// add appends a problem.
 func (ps *Problems) add(field, msg string) {
 	*ps = append(*ps, Problem{Field: field, Message: msg})
 }
