@@ -86,7 +86,10 @@ const maxLoadRounds = 16
 // (replication=database). OIDs missing from pg_type (a type dropped since)
 // stay unknown and are not an error: their values are emitted as text.
 // Load holds conn for the duration of its queries, so it must not be called
-// while another operation is in progress on conn.
+// while another operation is in progress on conn; in particular not on a
+// replication connection after START_REPLICATION, which is in COPY mode:
+// load before starting the stream, or over a second connection. OIDs
+// already known send no query.
 func (r *Registry) Load(ctx context.Context, conn *pgconn.PgConn, oids ...uint32) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
