@@ -1,6 +1,5 @@
-// Code generated from PostgreSQL 15's pg_type; DO NOT EDIT by hand.
-//
-// The rows are the output of, on a fresh PostgreSQL 15 cluster:
+// This table was made from PostgreSQL 15's pg_type (15.20, fresh initdb);
+// regenerate it with this query rather than editing rows by hand:
 //
 //	SELECT oid, typname, typtype, typelem, typdelim,
 //	       typname LIKE '\_%' AND typlen = -1 AND typelem <> 0 AS is_array

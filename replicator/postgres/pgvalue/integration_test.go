@@ -348,9 +348,33 @@ func TestRegistryLoad(t *testing.T) {
 	if typ := reg.Lookup(oidOf["_mood"]); typ.Kind != pgvalue.Unknown {
 		t.Fatalf("before Load: _mood is %v, want unknown", typ.Kind)
 	}
+	// Readers keep looking types up while Load runs (go test -race).
+	stop := make(chan struct{})
+	readers := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				readers <- n
+				return
+			default:
+			}
+			if reg.Lookup(1184).Kind != pgvalue.Base {
+				panic("timestamptz lost")
+			}
+			_ = reg.Lookup(oidOf["_mood"])
+			n++
+		}
+	}()
 	// Only the arrays and the composite are asked for: their element and
 	// base types must be found by recursion. 4000000000 does not exist.
-	if err := reg.Load(ctx, repl, oidOf["_mood"], oidOf["_small_price"], oidOf["pair"], 4000000000); err != nil {
+	err = reg.Load(ctx, repl, oidOf["_mood"], oidOf["_small_price"], oidOf["pair"], 4000000000)
+	close(stop)
+	if n := <-readers; n == 0 {
+		t.Error("the concurrent reader did not run")
+	}
+	if err != nil {
 		t.Fatalf("Load over replication=database: %v", err)
 	}
 
