@@ -379,7 +379,11 @@ func mariadbBins() (server, install string, err error) {
 	server = find("mariadbd", "mysqld")
 	install = find("mariadb-install-db", "mysql_install_db")
 	if server == "" || install == "" {
-		return "", "", fmt.Errorf("%w: MariaDB server binaries (mariadbd, mariadb-install-db) not found in /usr/sbin, /usr/bin or $PATH; install mariadb-server or set TRIBUTARY_MARIADB_BINDIR", ErrUnavailable)
+		where := "/usr/sbin, /usr/bin or $PATH; install mariadb-server or set TRIBUTARY_MARIADB_BINDIR"
+		if d := os.Getenv("TRIBUTARY_MARIADB_BINDIR"); d != "" {
+			where = "TRIBUTARY_MARIADB_BINDIR=" + d
+		}
+		return "", "", fmt.Errorf("%w: MariaDB server binaries (mariadbd, mariadb-install-db) not found in %s", ErrUnavailable, where)
 	}
 	return server, install, nil
 }

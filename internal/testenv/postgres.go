@@ -373,7 +373,7 @@ func pgBinDir() (string, error) {
 	}
 	if dir := os.Getenv("TRIBUTARY_PG_BINDIR"); dir != "" {
 		if !has(dir) {
-			return "", fmt.Errorf("%w: TRIBUTARY_PG_BINDIR=%s has no postgres and initdb", ErrUnavailable, dir)
+			return "", fmt.Errorf("%w: PostgreSQL server binaries (postgres, initdb) not found in TRIBUTARY_PG_BINDIR=%s", ErrUnavailable, dir)
 		}
 		return dir, nil
 	}

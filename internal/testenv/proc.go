@@ -102,6 +102,32 @@ func (r *runAs) chownAll(root string) error {
 	})
 }
 
+// canReach checks that the server user can search every parent of dir, so
+// that a TMPDIR under /root fails with a clear message rather than a
+// permission error from initdb.
+func (r *runAs) canReach(dir string) error {
+	if r.cred == nil {
+		return nil
+	}
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d, err)
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		mode := st.Mode().Perm()
+		searchable := mode&0o001 != 0 ||
+			(ok && int(sys.Uid) == r.uid && mode&0o100 != 0) ||
+			(ok && int(sys.Gid) == r.gid && mode&0o010 != 0)
+		if !searchable {
+			return fmt.Errorf("user %s cannot reach %s: %s is not searchable by it (mode %v); set TMPDIR to a directory it can reach", r.name, dir, d, mode)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
 // writeFile writes a file owned by the server user.
 func (r *runAs) writeFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.WriteFile(path, data, perm); err != nil {
@@ -270,6 +296,10 @@ func makeRoot(r *runAs, dir, pattern string) (root string, owned bool, err error
 			return "", false, fmt.Errorf("create temp dir: %w", err)
 		}
 		if err := r.chown(root); err != nil {
+			os.RemoveAll(root)
+			return "", false, err
+		}
+		if err := r.canReach(root); err != nil {
 			os.RemoveAll(root)
 			return "", false, err
 		}

@@ -3,12 +3,16 @@ package testenv
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestPostgres(t *testing.T) {
@@ -42,12 +46,12 @@ func TestPostgres(t *testing.T) {
 	pg.Exec(t, "INSERT INTO t VALUES ($1, $2)", 2, "b")
 
 	// A logical replication connection works (pg_hba trust for replication).
-	rc, err := pgx.Connect(ctx, pg.DSN("postgres"))
+	rc, err := pgconn.Connect(ctx, pg.ReplicationDSN("postgres"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("replication connection: %v", err)
 	}
-	if _, err := rc.Exec(ctx, "SELECT pg_create_logical_replication_slot('s1', 'pgoutput')"); err != nil {
-		t.Fatalf("create slot: %v", err)
+	if _, err := rc.Exec(ctx, "CREATE_REPLICATION_SLOT s1 LOGICAL pgoutput").ReadAll(); err != nil {
+		t.Fatalf("create slot over the replication protocol: %v", err)
 	}
 	rc.Close(ctx)
 
@@ -125,4 +129,61 @@ func TestPostgresBadSetting(t *testing.T) {
 	if err == nil {
 		t.Fatal("StartPostgres accepted Settings[port]")
 	}
+}
+
+func TestPostgresParallel(t *testing.T) {
+	ports := make(chan int, 3)
+	t.Run("group", func(t *testing.T) {
+		for i := range 3 {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				pg := Postgres(t)
+				pg.Exec(t, "CREATE TABLE only_here (id int)")
+				ports <- pg.Port
+			})
+		}
+	})
+	close(ports)
+	seen := map[int]bool{}
+	for p := range ports {
+		if seen[p] {
+			t.Fatalf("two servers on port %d", p)
+		}
+		seen[p] = true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("%d servers started, want 3", len(seen))
+	}
+}
+
+func TestMissingBinariesAreUnavailable(t *testing.T) {
+	t.Setenv("TRIBUTARY_PG_BINDIR", t.TempDir())
+	t.Setenv("TRIBUTARY_MARIADB_BINDIR", t.TempDir())
+	if _, err := StartPostgres(context.Background(), PGOptions{}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("StartPostgres without binaries: %v, want ErrUnavailable", err)
+	}
+	if _, err := StartMariaDB(context.Background(), MySQLOptions{}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("StartMariaDB without binaries: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestMissingBinariesSkipOrFailInCI runs TestHelperMissingServers in a child
+// test process with and without CI=true.
+func TestMissingBinariesSkipOrFailInCI(t *testing.T) {
+	for _, tc := range []struct{ ci, want string }{{"", "--- SKIP"}, {"true", "--- FAIL"}} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperMissingServers$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TESTENV_HELPER=1", "CI="+tc.ci, "TRIBUTARY_PG_BINDIR="+t.TempDir())
+		out, _ := cmd.CombinedOutput()
+		if !strings.Contains(string(out), tc.want) || !strings.Contains(string(out), "PostgreSQL server binaries") {
+			t.Errorf("CI=%q: want %s with a clear message, got:\n%s", tc.ci, tc.want, out)
+		}
+	}
+}
+
+func TestHelperMissingServers(t *testing.T) {
+	if os.Getenv("TESTENV_HELPER") != "1" {
+		t.Skip("run by TestMissingBinariesSkipOrFailInCI")
+	}
+	Postgres(t)
+	t.Fatal("Postgres returned without binaries")
 }
