@@ -178,3 +178,9 @@ func rowString(r change.Row) string {
 	}
 	return string(change.Marshal(&change.Event{Op: change.OpCreate, After: r}))
 }
+
+func newTestState(t *testing.T) (*replicator.DirStore, error) {
+	return replicator.NewDirStore(t.TempDir())
+}
+
+func isRetryable(err error) bool { return replicator.IsRetryable(err) }

@@ -65,6 +65,7 @@ type Stats struct {
 	Events       atomic.Uint64
 	Reconnects   atomic.Uint64
 	StatusSent   atomic.Uint64
+	runs         atomic.Uint64
 }
 
 var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -169,6 +170,9 @@ func (s *Source) Status() Status {
 // streams until ctx is cancelled. See replicator.Source.
 func (s *Source) Run(ctx context.Context, out chan<- replicator.Batch) error {
 	s.state.Store("connecting")
+	if s.stats.runs.Add(1) > 1 {
+		s.stats.Reconnects.Add(1)
+	}
 	meta, err := s.connect(ctx, false)
 	if err != nil {
 		return classify(fmt.Errorf("connect: %w", err))
