@@ -297,7 +297,7 @@ func parseNumberWords(s []byte) (int, bool) {
 	if len(words) == 0 || len(words) > 5 {
 		return 0, false
 	}
-	total, cur := 0, 0
+	total, cur, seen := 0, 0, false
 	for _, w := range words {
 		if w == "and" {
 			continue
@@ -309,6 +309,7 @@ func parseNumberWords(s []byte) (int, bool) {
 		if !ok {
 			return 0, false
 		}
+		seen = true
 		if v == 100 {
 			if cur == 0 {
 				cur = 1
@@ -319,7 +320,7 @@ func parseNumberWords(s []byte) (int, bool) {
 		cur += v
 	}
 	total += cur
-	return total, true
+	return total, seen
 }
 
 // NormalizeCategory trims s, collapses inner runs of space to one, and
