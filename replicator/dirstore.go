@@ -1,0 +1,93 @@
+package replicator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// DirStore is a StateStore kept as one file per key in a directory. Put
+// writes a temporary file, fsyncs it and renames it over the old one, so a
+// crash leaves either the old or the new value.
+type DirStore struct{ dir string }
+
+var keyRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// NewDirStore returns a DirStore in dir, creating the directory.
+func NewDirStore(dir string) (*DirStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", dir, err)
+	}
+	return &DirStore{dir: dir}, nil
+}
+
+func (d *DirStore) path(key string) (string, error) {
+	if !keyRE.MatchString(key) {
+		return "", fmt.Errorf("state key %q: use letters, digits, '.', '_' and '-'", key)
+	}
+	return filepath.Join(d.dir, key), nil
+}
+
+// Get returns the value stored under key, or ErrNotFound.
+func (d *DirStore) Get(_ context.Context, key string) ([]byte, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// Put stores value under key and fsyncs it before returning.
+func (d *DirStore) Put(_ context.Context, key string, value []byte) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("write state %s: %w", key, err)
+	}
+	if _, err := f.Write(value); err != nil {
+		f.Close()
+		return fmt.Errorf("write state %s: %w", key, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync state %s: %w", key, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write state %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("write state %s: %w", key, err)
+	}
+	if dir, err := os.Open(d.dir); err == nil {
+		_ = dir.Sync()
+		dir.Close()
+	}
+	return nil
+}
+
+// Delete removes key; a missing key is not an error.
+func (d *DirStore) Delete(_ context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete state %s: %w", key, err)
+	}
+	return nil
+}
