@@ -335,3 +335,16 @@ func TestPreprocessDeterministicOutput(t *testing.T) {
 		t.Fatal("two runs on one input give different Parquet files")
 	}
 }
+
+func TestPreprocessCleanFile(t *testing.T) {
+	dir := t.TempDir()
+	in, truth := genFile(t, dir, 20000, gen.DirtOptions{})
+	rep, err := batch.Preprocess(context.Background(), batch.Options{In: in, Out: filepath.Join(dir, "o.parquet")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RowsOut != truth.Rows || rep.Rejected != 0 || rep.DuplicatesRemoved != 0 || len(rep.Repairs) != 0 || len(rep.Imputed) != 0 || rep.Outliers.Flagged > 2 {
+		t.Fatalf("clean file: out %d of %d, rejected %d, dups %d, repairs %v, imputed %v, outliers %d",
+			rep.RowsOut, truth.Rows, rep.Rejected, rep.DuplicatesRemoved, rep.Repairs, rep.Imputed, rep.Outliers.Flagged)
+	}
+}

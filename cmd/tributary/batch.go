@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,10 +48,15 @@ func newBatchPreprocessCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("batch preprocess: %w", err)
 			}
+			rss := peakRSSMB()
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), rep)
+				return writeJSON(cmd.OutOrStdout(), struct {
+					*batch.Report
+					PeakRSSMB float64 `json:"peak_rss_mb"`
+				}{rep, rss})
 			}
 			printPreprocess(cmd.OutOrStdout(), rep)
+			fmt.Fprintf(cmd.OutOrStdout(), "peak RSS %.0f MB\n", rss)
 			return nil
 		},
 	}
@@ -69,6 +75,16 @@ func newBatchPreprocessCmd() *cobra.Command {
 	f.BoolVar(&quiet, "quiet", false, "no progress lines")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// peakRSSMB returns the process's peak resident set size in MB (Linux
+// reports ru_maxrss in KiB).
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) * 1024 / 1e6
 }
 
 func printPreprocess(w io.Writer, r *batch.Report) {
