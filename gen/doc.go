@@ -45,4 +45,25 @@
 // of range or in words, dates in five other formats, categories with stray
 // case and whitespace, and amount outliers. Dirt is drawn from its own random
 // stream, and the truth's counts (Injected) say how much of each went in.
+//
+// # Load
+//
+// Load creates the table (CreateTableSQL for PostgreSQL, with REPLICA
+// IDENTITY FULL; CreateTableMySQL for MySQL/MariaDB) and loads a CSV with
+// COPY, or with multi-row INSERTs of 1,000 rows on MySQL. Rows are parsed and
+// repaired with batch.ReadCSV; what cannot be typed (no customer, date or
+// amount) is skipped and counted; optional values that are missing become
+// NULL; duplicates are loaded as they are.
+//
+// # Workload
+//
+// Workload.Run paces commits with a 5 ms ticker (never catching up more than
+// 100 ms at once, so a stall does not turn into a burst) and hands them to up
+// to four connections, each of which pipelines what is queued with one Sync
+// per transaction: each job is its own commit. It keeps the ids of live rows
+// in memory (read from the table at the start, up to five million, then
+// added from INSERT ... RETURNING), so updates and deletes hit existing rows
+// without a query. Inserts are drawn from the generating process at the
+// current time; updates set a new location and device and recompute the
+// amount in SQL from the same model (UpdateSQL); deletes remove the row.
 package gen

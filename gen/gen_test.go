@@ -149,3 +149,12 @@ func TestDirtValidated(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkWriteCSV(b *testing.B) {
+	for b.Loop() {
+		if _, err := WriteCSV(context.Background(), io.Discard, 250000, 42, DefaultDirt()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(250000*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
