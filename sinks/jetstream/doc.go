@@ -35,10 +35,14 @@
 // Order can still break in one case: the server rejects event k and stores a
 // later event k+j that was already on the wire before the sink learned of the
 // failure. Re-sending k then stores it after k+j. With a single server this
-// needs an error that hits one message and not the next (a transient store
-// error, a stream limit with discard=new that a smaller later message fits
-// under); a standalone server restores its streams before it accepts clients,
-// so a restart does not cause it. In a cluster, a stream leader change can.
+// needs an error that hits one message and not the next: the stream's ingest
+// queue overflowing (429; nats-server allows 100k messages or 128 MiB per
+// stream, and the sink keeps at most MaxPending events and MaxPendingBytes
+// in flight, far below, unless many publishers share the stream), a transient
+// store error, or a stream limit with discard=new that a smaller later message
+// fits under. A standalone server restores its streams before it accepts
+// clients, so a restart does not cause it; in a cluster, a stream leader
+// change can.
 // The sink detects the case from the stream sequences in the acks, logs it and
 // counts it in Stats.Reordered; it cannot undo it, because deleting and
 // re-publishing k+j would be swallowed by the duplicate window.

@@ -64,4 +64,37 @@ func TestRestart(t *testing.T) {
 	if st.Published < n {
 		t.Errorf("Published = %d, want at least %d", st.Published, n)
 	}
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestAckTimeouts makes acknowledgements time out all the time, so that
+// events the server did store are re-sent: the stream must still hold each
+// event once, in order.
+func TestAckTimeouts(t *testing.T) {
+	const n = 10000
+	srv := startServer(t, t.TempDir(), "127.0.0.1:0")
+	nc := connect(t, srv.URL())
+	s := newSink(t, nc, Options{Stream: "TIMEOUTS", AckTimeout: 3 * time.Millisecond, MaxPending: 512,
+		Logger: testLogger.With("test", "expect timeouts")})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	for i := 1; i <= n; i++ {
+		if err := s.Write(ctx, uint64(i), testEvent("shop", i)); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	checkExactlyOnceInOrder(t, readAll(t, nc, "TIMEOUTS"), "shop", n)
+	st := s.Stats()
+	t.Logf("stats: %+v", st)
+	if st.Reordered != 0 {
+		t.Errorf("Reordered = %d", st.Reordered)
+	}
+	if st.Recoveries == 0 || st.Duplicates == 0 {
+		t.Errorf("stats = %+v: no ack timed out on a stored event, so recovery was not exercised", st)
+	}
 }

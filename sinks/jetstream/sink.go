@@ -22,6 +22,7 @@ const (
 	DefaultSubjectPrefix   = "cdc"
 	DefaultDuplicateWindow = 2 * time.Minute
 	DefaultMaxPending      = 4096
+	DefaultMaxPendingBytes = 32 << 20
 	DefaultAckTimeout      = 10 * time.Second
 )
 
@@ -47,6 +48,12 @@ type Options struct {
 	// MaxPending is the number of published events that may wait for their
 	// acknowledgement; Write blocks while it is reached. Default 4096.
 	MaxPending int
+	// MaxPendingBytes bounds the payload bytes of unacknowledged events;
+	// Write blocks while it would be exceeded (one event is always let
+	// through). It keeps the sink well below nats-server's per-stream ingest
+	// queue (128 MiB by default), which rejects a message when full while
+	// accepting later ones: a break in order. Default 32 MiB.
+	MaxPendingBytes int
 	// AckTimeout bounds the wait for one acknowledgement and for each
 	// JetStream API call during recovery. Default 10s.
 	AckTimeout time.Duration
@@ -67,6 +74,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = DefaultMaxPendingBytes
 	}
 	if o.AckTimeout <= 0 {
 		o.AckTimeout = DefaultAckTimeout
@@ -141,6 +151,7 @@ type Sink struct {
 	slots         map[*nats.Msg]*entry
 	head, n       int
 	inflight      int
+	pendingBytes  int    // payload bytes of the events in the ring
 	written       uint64 // seq of the last event written
 	paused        bool   // publishing stopped until recovery re-sends in order
 	pauseReason   error
@@ -259,7 +270,7 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 	subject := s.subject(ev)
 
 	s.mu.Lock()
-	for s.n == len(s.ring) || s.fatal != nil || s.closed {
+	for s.n == len(s.ring) || s.n > 0 && s.pendingBytes+len(s.scratch) > s.opts.MaxPendingBytes || s.fatal != nil || s.closed {
 		if err := s.stoppedLocked(); err != nil {
 			s.mu.Unlock()
 			return err
@@ -279,8 +290,12 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 	e.msg.Subject = subject
 	e.id[0] = ev.ID
 	e.buf, s.scratch = s.scratch, e.buf
+	if cap(s.scratch) > 256<<10 {
+		s.scratch = nil // do not keep a huge event's buffer around
+	}
 	e.msg.Data = e.buf
 	e.sent, e.streamSeq, e.dup = 0, 0, false
+	s.pendingBytes += len(e.buf)
 	s.written = seq
 	s.lastSeq = seq
 	if s.paused {
@@ -297,9 +312,6 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 		s.mu.Lock()
 		s.failLocked(e, err)
 		s.mu.Unlock()
-	}
-	if cap(s.scratch) > 256<<10 {
-		s.scratch = nil
 	}
 	return nil
 }
@@ -412,6 +424,9 @@ func (s *Sink) onAck(_ natsjs.JetStream, m *nats.Msg, pa *natsjs.PubAck) {
 	if e := s.slots[m]; e != nil && e.state == stInflight {
 		s.inflight--
 		s.ackLocked(e, pa)
+		if s.inflight == 0 {
+			s.notifyLocked() // recovery waits for this
+		}
 	}
 	s.mu.Unlock()
 }
@@ -455,6 +470,7 @@ func (s *Sink) ackLocked(e *entry, pa *natsjs.PubAck) {
 		s.durable.Store(h.seq)
 		s.stats.published.Add(1)
 		h.state = stFree
+		s.pendingBytes -= len(h.msg.Data)
 		h.msg.Data = nil
 		if cap(h.buf) > 64<<10 {
 			h.buf = nil

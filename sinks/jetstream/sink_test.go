@@ -138,37 +138,55 @@ func TestWriteBlocksOnFullWindowAndHonoursContext(t *testing.T) {
 	srv := startServer(t, t.TempDir(), "127.0.0.1:0")
 	nc := connect(t, srv.URL())
 	s := newSink(t, nc, Options{Stream: "WINDOW", MaxPending: 4})
-	// Stop the server: nothing is acknowledged any more, so the window fills.
+	evSize := len(change.Marshal(testEvent("w", 1)))
+	sb := newSink(t, nc, Options{Stream: "WINDOW", MaxPending: 100, MaxPendingBytes: 2*evSize + 2})
+	// Stop the server: nothing is acknowledged any more, so the windows fill.
 	if err := srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "disconnect", 5*time.Second, func() bool { return !nc.IsConnected() })
 	ctx := context.Background()
+
+	blocks := func(s *Sink, seq uint64) {
+		t.Helper()
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := s.Write(short, seq, testEvent("w", int(seq)))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Write on a full window: err = %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d < 150*time.Millisecond {
+			t.Errorf("Write on a full window returned after %v, want it to block", d)
+		}
+	}
 	for i := 1; i <= 4; i++ {
 		if err := s.Write(ctx, uint64(i), testEvent("w", i)); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
+	blocks(s, 5)
+	for i := 1; i <= 2; i++ {
+		if err := sb.Write(ctx, uint64(i), testEvent("w", i)); err != nil {
+			t.Fatalf("write %d under the byte limit: %v", i, err)
+		}
+	}
+	blocks(sb, 3)
+
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	err := s.Write(short, 5, testEvent("w", 5))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Write on a full window: err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d < 150*time.Millisecond {
-		t.Errorf("Write on a full window returned after %v, want it to block", d)
-	}
 	if err := s.Flush(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Flush with the server down: err = %v", err)
 	}
 	if got := s.Durable(); got != 0 {
 		t.Errorf("Durable() = %d with nothing acknowledged", got)
 	}
-	closeCtx, closeCancel := context.WithTimeout(ctx, 100*time.Millisecond)
-	defer closeCancel()
-	if err := s.Close(closeCtx); err == nil {
-		t.Error("Close with unacknowledged events returned nil")
+	for _, x := range []*Sink{s, sb} {
+		closeCtx, closeCancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if err := x.Close(closeCtx); err == nil {
+			t.Error("Close with unacknowledged events returned nil")
+		}
+		closeCancel()
 	}
 	if err := s.Write(ctx, 6, testEvent("w", 6)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close: err = %v, want ErrClosed", err)
