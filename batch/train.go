@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -138,6 +139,28 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 			res.TruthRaw = &truth.Linear
 		}
 	}
+	var scanned atomic.Int64
+	var pass atomic.Int32
+	stopProgress := func() {}
+	if o.Progress != nil {
+		done := make(chan struct{})
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					fmt.Fprintf(o.Progress, "train: pass %d/3, %d rows\n", pass.Load(), scanned.Load())
+				}
+			}
+		}()
+		stopProgress = func() { close(done); <-finished }
+	}
+	defer stopProgress()
 	sum, err := fileSHA256(o.In)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -175,7 +198,10 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	}
 	numMedian := make([][]float64, len(o.Spec.Numeric)) // bounded sample for the imputation value
 	var rows int64
+	pass.Store(1)
+	scanned.Store(0)
 	err = ScanOutput(o.In, func(r *OutRow) error {
+		scanned.Add(1)
 		rows++
 		if _, ok := use(r); !ok {
 			if r.IsOutlier && !o.IncludeOutliers {
@@ -251,7 +277,10 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	xty := make([]float64, p)
 	x := make([]float64, p)
 	var nTrain float64
+	pass.Store(2)
+	scanned.Store(0)
 	err = ScanOutput(o.In, func(r *OutRow) error {
+		scanned.Add(1)
 		y, ok := use(r)
 		if !ok || isHoldout(r) {
 			return nil
@@ -305,7 +334,10 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	if truth != nil {
 		truthEnc = newRawEncoder(truth.Linear, o.Spec)
 	}
+	pass.Store(3)
+	scanned.Store(0)
 	err = ScanOutput(o.In, func(r *OutRow) error {
+		scanned.Add(1)
 		y, ok := use(r)
 		if !ok {
 			return nil

@@ -101,6 +101,7 @@ func newBatchTrainCmd() *cobra.Command {
 	var (
 		o      batch.TrainOptions
 		asJSON bool
+		quiet  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "train --in FILE",
@@ -109,6 +110,9 @@ func newBatchTrainCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.In == "" {
 				return fmt.Errorf("batch train: --in is required")
+			}
+			if !quiet {
+				o.Progress = os.Stderr
 			}
 			res, err := batch.Train(cmd.Context(), o)
 			if err != nil {
@@ -146,6 +150,7 @@ func newBatchTrainCmd() *cobra.Command {
 	f.Int64Var(&o.Seed, "seed", 1, "seed of the holdout split")
 	f.BoolVar(&o.IncludeOutliers, "include-outliers", false, "train and evaluate on outlier rows too")
 	f.StringVar(&o.Truth, "truth", "", "generator truth file (default: found via the preprocess report; - for none)")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,6 +31,7 @@ func newGenDataCmd() *cobra.Command {
 		out    string
 		clean  bool
 		asJSON bool
+		quiet  bool
 		dirt   = gen.DefaultDirt()
 	)
 	cmd := &cobra.Command{
@@ -47,7 +50,16 @@ func newGenDataCmd() *cobra.Command {
 				return fmt.Errorf("gen data: %w", err)
 			}
 			start := time.Now()
-			truth, err := gen.WriteCSV(cmd.Context(), f, rows, seed, dirt)
+			cw := &lineCounter{w: f}
+			stop := func() {}
+			if !quiet {
+				stop = everySecond(func() {
+					n := cw.lines.Load()
+					fmt.Fprintf(os.Stderr, "gen data: %d/%d lines (%.0f%%), %.0f lines/s\n", n, rows+1, 100*float64(n)/float64(rows+1), float64(n)/time.Since(start).Seconds())
+				})
+			}
+			truth, err := gen.WriteCSV(cmd.Context(), cw, rows, seed, dirt)
+			stop()
 			if cerr := f.Close(); err == nil && cerr != nil {
 				err = cerr
 			}
@@ -75,6 +87,7 @@ func newGenDataCmd() *cobra.Command {
 	f.Int64Var(&seed, "seed", 42, "random seed; the same seed gives the same bytes")
 	f.StringVar(&out, "out", "", "output CSV path")
 	f.BoolVar(&clean, "clean", false, "turn all dirt off")
+	f.BoolVar(&quiet, "quiet", false, "no progress lines")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	f.Float64Var(&dirt.Missing, "missing", dirt.Missing, "chance each field is missing")
 	f.Float64Var(&dirt.ExactDuplicates, "exact-dups", dirt.ExactDuplicates, "share of lines that are exact duplicates")
@@ -85,6 +98,37 @@ func newGenDataCmd() *cobra.Command {
 	f.Float64Var(&dirt.CategoryNoise, "category-noise", dirt.CategoryNoise, "chance a category has stray case or whitespace")
 	f.Float64Var(&dirt.Outliers, "outliers", dirt.Outliers, "chance an amount is an outlier (x10-x100)")
 	return cmd
+}
+
+// lineCounter counts the lines written through it.
+type lineCounter struct {
+	w     io.Writer
+	lines atomic.Int64
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.lines.Add(int64(bytes.Count(p, []byte{'\n'})))
+	return c.w.Write(p)
+}
+
+// everySecond calls fn every second until the returned stop is called.
+func everySecond(fn func()) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 func writeJSON(w io.Writer, v any) error {
