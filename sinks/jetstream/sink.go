@@ -89,21 +89,21 @@ func (o *Options) setDefaults() {
 // Stats are the sink's counters since New.
 type Stats struct {
 	// Published counts events acknowledged by the stream, duplicates included.
-	Published uint64
+	Published uint64 `json:"published"`
 	// Duplicates counts acknowledgements that reported the event's Msg-Id as
 	// already stored: a replay after a crash or a re-send after a failure.
-	Duplicates uint64
+	Duplicates uint64 `json:"duplicates"`
 	// Errors counts failed publishes (error replies, ack timeouts, lost
 	// connections) and failed JetStream checks during recovery.
-	Errors uint64
+	Errors uint64 `json:"errors"`
 	// Retries counts recovery attempts that failed and were tried again
 	// after a backoff.
-	Retries uint64
+	Retries uint64 `json:"retries"`
 	// Recoveries counts the times publishing paused to re-send in order.
-	Recoveries uint64
+	Recoveries uint64 `json:"recoveries"`
 	// Reordered counts events the stream stored after an event with a later
 	// pipeline sequence (see the package documentation). It should stay 0.
-	Reordered uint64
+	Reordered uint64 `json:"reordered"`
 }
 
 type entryState uint8
@@ -230,6 +230,9 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Sink, error) {
 		return nil, fmt.Errorf("jetstream sink: %w", err)
 	}
 	s.js = js
+	if nc.Opts.ReconnectBufSize >= 0 {
+		s.log.Warn("the NATS connection buffers publishes while it reconnects; open it with jetstream.Connect, or event order may break after a reconnect")
+	}
 	if err := s.provision(ctx); err != nil {
 		return nil, err
 	}
@@ -248,8 +251,9 @@ func (s *Sink) Name() string { return "jetstream" }
 func (s *Sink) Stream() string { return s.opts.Stream }
 
 // Write publishes ev under the pipeline sequence seq without waiting for its
-// acknowledgement. It blocks while MaxPending events are unacknowledged, or
-// until ctx ends. Events reach the stream in the order of seq; transient
+// acknowledgement. It blocks while the window is full (MaxPending events or
+// MaxPendingBytes unacknowledged, or publishing paused with the window
+// full), or until ctx ends. Events reach the stream in the order of seq; transient
 // failures are retried in the background, in order, forever. Write returns an
 // error only when the sink cannot go on: ctx ended, the sink was closed, or an
 // earlier publish failed for good (message too large, permission denied, the
