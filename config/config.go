@@ -65,6 +65,31 @@ type LearnerConfig struct {
 	Features     FeatureConfig `mapstructure:"features" json:"features"`
 	Algorithm    string        `mapstructure:"algorithm" json:"algorithm"` // sgd | ridge
 	VersionEvery VersionEvery  `mapstructure:"version_every" json:"version_every"`
+
+	// LearningRate is the sgd step size (default 0.5); ridge ignores it.
+	LearningRate float64 `mapstructure:"learning_rate" json:"learning_rate,omitempty"`
+	// L2 is the L2 penalty on standardized weights: ridge's lambda
+	// (default 1, must be > 0) or sgd's weight decay (default 0).
+	L2 float64 `mapstructure:"l2" json:"l2"`
+	// WarmStart is the path of a `tributary batch train` model file imported
+	// as the learner's first version; empty for none.
+	WarmStart string `mapstructure:"warm_start" json:"warm_start,omitempty"`
+	// RollingWindow is how many recent predictions the rolling metrics
+	// cover (default 1000).
+	RollingWindow int `mapstructure:"rolling_window" json:"rolling_window"`
+	// Key names the columns that identify a row in prediction events
+	// (default [id]).
+	Key []string `mapstructure:"key" json:"key,omitempty"`
+	// Aggregates configures rolling averages of the target per key column.
+	Aggregates AggregateConfig `mapstructure:"aggregates" json:"aggregates"`
+}
+
+// AggregateConfig asks for a rolling average of the target over Window,
+// per value of each of Keys (each column separately), published for every
+// insert the learner learns. No keys means no aggregates.
+type AggregateConfig struct {
+	Keys   []string      `mapstructure:"keys" json:"keys,omitempty"`
+	Window time.Duration `mapstructure:"window" json:"window,omitempty"` // default 5m when keys are set
 }
 
 // FeatureConfig names the columns a learner uses, by kind.

@@ -52,6 +52,13 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 			return
 		}
 		v.SetUint(uint64(n))
+	case t.Kind() == reflect.Float64:
+		f, ok := toFloat(raw)
+		if !ok {
+			d.mistyped(path, "a number", raw)
+			return
+		}
+		v.SetFloat(f)
 	case t.Kind() == reflect.Slice:
 		d.decodeList(path, raw, v)
 	case t.Kind() == reflect.Struct:
@@ -175,6 +182,22 @@ func toInt(raw any) (int64, bool) {
 	return 0, false
 }
 
+func toFloat(raw any) (float64, bool) {
+	switch n := raw.(type) {
+	case float64:
+		return n, !math.IsNaN(n) && !math.IsInf(n, 0)
+	case float32:
+		return float64(n), true
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+		return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+	}
+	if i, ok := toInt(raw); ok {
+		return float64(i), true
+	}
+	return 0, false
+}
+
 func toDuration(raw any) (time.Duration, bool) {
 	switch r := raw.(type) {
 	case string:
@@ -204,6 +227,8 @@ func describe(t reflect.Type) string {
 		return "a list of mappings"
 	case t.Kind() == reflect.Struct:
 		return "a mapping"
+	case t.Kind() == reflect.Float64:
+		return "a number"
 	default:
 		return "an integer"
 	}

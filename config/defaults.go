@@ -22,6 +22,11 @@ const (
 	DefaultAlgorithm       = AlgorithmSGD
 	DefaultVersionEvents   = 10000
 	DefaultVersionInterval = 30 * time.Second
+	DefaultLearningRate    = 0.5
+	DefaultRidgeL2         = 1.0
+	DefaultRollingWindow   = 1000
+	DefaultKeyColumn       = "id"
+	DefaultAggregateWindow = 5 * time.Minute
 )
 
 // Allowed values of the enumerated keys.
@@ -123,6 +128,7 @@ func (c *Config) fillDefaults(isSet func(path string) bool) {
 		if l.Algorithm == "" {
 			l.Algorithm = DefaultAlgorithm
 		}
+		l.fillLearnerDefaults(i, isSet)
 		ve := &l.VersionEvery
 		if isSet == nil {
 			if ve.Events == 0 && ve.Interval == 0 {
@@ -137,5 +143,29 @@ func (c *Config) fillDefaults(isSet func(path string) bool) {
 		if !isSet(base + ".interval") {
 			ve.Interval = DefaultVersionInterval
 		}
+	}
+}
+
+// fillLearnerDefaults fills the learner keys added with the learner itself:
+// learning_rate, l2 (by algorithm; an explicit 0 given in the file is kept),
+// rolling_window, key and the aggregate window.
+func (l *LearnerConfig) fillLearnerDefaults(i int, isSet func(path string) bool) {
+	set := func(key string) bool {
+		return isSet != nil && isSet(fmt.Sprintf("learners[%d].%s", i, key))
+	}
+	if l.LearningRate == 0 && !set("learning_rate") {
+		l.LearningRate = DefaultLearningRate
+	}
+	if l.L2 == 0 && !set("l2") && l.Algorithm == AlgorithmRidge {
+		l.L2 = DefaultRidgeL2
+	}
+	if l.RollingWindow == 0 && !set("rolling_window") {
+		l.RollingWindow = DefaultRollingWindow
+	}
+	if len(l.Key) == 0 && !set("key") {
+		l.Key = []string{DefaultKeyColumn}
+	}
+	if len(l.Aggregates.Keys) > 0 && l.Aggregates.Window == 0 && !set("aggregates.window") {
+		l.Aggregates.Window = DefaultAggregateWindow
 	}
 }

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -273,6 +275,7 @@ func (c *Config) validateLearners(ps *Problems) {
 		if ve.Events == 0 && ve.Interval == 0 {
 			ps.add(p+".version_every", "events and interval are both 0: a learner would never save a version")
 		}
+		validateLearnerTuning(ps, p, &l, cols)
 	}
 	if len(c.Learners) > 0 {
 		if _, ok := c.Sink(SinkJetStream); !ok {
@@ -333,4 +336,55 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
+}
+
+// validateLearnerTuning checks the learner's hyperparameters, outputs and
+// warm start; cols maps the feature columns to their fields.
+func validateLearnerTuning(ps *Problems, p string, l *LearnerConfig, cols map[string]string) {
+	if l.Algorithm == AlgorithmSGD && !(l.LearningRate > 0 && l.LearningRate <= 100) {
+		ps.add(p+".learning_rate", fmt.Sprintf("%v: want a number > 0 and <= 100", l.LearningRate))
+	}
+	switch {
+	case math.IsNaN(l.L2) || math.IsInf(l.L2, 0) || l.L2 < 0:
+		ps.add(p+".l2", fmt.Sprintf("%v: want a number >= 0", l.L2))
+	case l.Algorithm == AlgorithmRidge && l.L2 == 0:
+		ps.add(p+".l2", "must be > 0 for ridge: one-hot levels and the intercept are collinear without it")
+	}
+	if l.RollingWindow < 1 || l.RollingWindow > 10_000_000 {
+		ps.add(p+".rolling_window", fmt.Sprintf("%d: want 1 to 10000000", l.RollingWindow))
+	}
+	for j, k := range l.Key {
+		if k == "" {
+			ps.add(fmt.Sprintf("%s.key[%d]", p, j), "empty column name")
+		}
+	}
+	if l.WarmStart != "" {
+		if st, err := os.Stat(l.WarmStart); err != nil {
+			ps.add(p+".warm_start", fmt.Sprintf("cannot read model file: %v", err))
+		} else if st.IsDir() {
+			ps.add(p+".warm_start", fmt.Sprintf("%s is a directory, want a model file from `tributary batch train`", l.WarmStart))
+		}
+	}
+	a := l.Aggregates
+	seen := map[string]bool{}
+	for j, k := range a.Keys {
+		kp := fmt.Sprintf("%s.aggregates.keys[%d]", p, j)
+		switch {
+		case k == "":
+			ps.add(kp, "empty column name")
+		case k == l.Target:
+			ps.add(kp, fmt.Sprintf("%s is the target: averaging it per itself says nothing", k))
+		case seen[k]:
+			ps.add(kp, fmt.Sprintf("%s is listed twice", k))
+		}
+		seen[k] = true
+	}
+	switch {
+	case a.Window < 0:
+		ps.add(p+".aggregates.window", "must not be negative")
+	case len(a.Keys) > 0 && a.Window == 0:
+		ps.add(p+".aggregates.window", "required when aggregates.keys is set: a duration such as 5m")
+	case len(a.Keys) == 0 && a.Window != 0:
+		ps.add(p+".aggregates.keys", "required when aggregates.window is set: the columns to average per (for example [customer_id, location])")
+	}
 }
