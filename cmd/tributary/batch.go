@@ -46,7 +46,7 @@ func newBatchPreprocessCmd() *cobra.Command {
 			}
 			rep, err := batch.Preprocess(cmd.Context(), o)
 			if err != nil {
-				return fmt.Errorf("batch preprocess: %w", err)
+				return err // "preprocess <in>: ..."
 			}
 			rss := peakRSSMB()
 			if asJSON {
@@ -116,7 +116,7 @@ func newBatchTrainCmd() *cobra.Command {
 			}
 			res, err := batch.Train(cmd.Context(), o)
 			if err != nil {
-				return fmt.Errorf("batch train: %w", err)
+				return err // "train: ..."
 			}
 			m := res.Model
 			if asJSON {

@@ -64,7 +64,7 @@ func newGenDataCmd() *cobra.Command {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("gen data %s: %w", out, err)
+				return fmt.Errorf("gen data: %w", err)
 			}
 			if err := gen.WriteTruth(out+".truth.json", truth); err != nil {
 				return fmt.Errorf("gen data: %w", err)
@@ -157,7 +157,7 @@ func newGenLoadCmd() *cobra.Command {
 			}
 			rep, err := gen.Load(cmd.Context(), dsn, in, progress)
 			if err != nil {
-				return fmt.Errorf("gen load: %w", err)
+				return err // "load <csv>: ..."
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), rep)
@@ -201,6 +201,9 @@ func newGenWorkloadCmd() *cobra.Command {
 			start := time.Now()
 			t, err := w.Run(cmd.Context())
 			el := time.Since(start).Seconds()
+			if err != nil && t.Commits == 0 {
+				return err
+			}
 			if asJSON {
 				if jerr := writeJSON(cmd.OutOrStdout(), map[string]any{
 					"commits": t.Commits, "inserts": t.Inserts, "updates": t.Updates, "deletes": t.Deletes,
@@ -212,10 +215,7 @@ func newGenWorkloadCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%d commits in %.1fs (%.0f/s, target %.0f): %d inserts, %d updates, %d deletes\n",
 					t.Commits, el, float64(t.Commits)/el, w.Rate, t.Inserts, t.Updates, t.Deletes)
 			}
-			if err != nil {
-				return fmt.Errorf("gen workload: %w", err)
-			}
-			return nil
+			return err // "workload: ..."
 		},
 	}
 	f := cmd.Flags()
