@@ -2,7 +2,6 @@ package batch
 
 import (
 	"math"
-	"sort"
 	"time"
 )
 
@@ -124,13 +123,4 @@ func (l Linear) Eval(x map[string]float64) float64 {
 		y += l.Coefficients[k] * v
 	}
 	return y
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -125,8 +125,7 @@ func meanStd(n, sum, sum2 float64) Scale {
 	return Scale{Mean: m, Std: math.Sqrt(v), N: int64(n)}
 }
 
-// sortedLevels returns the levels of column c in sorted order, plus the fill
-// level when it is Unknown and was used.
+// sortedLevels returns the levels of column c seen in the input, sorted.
 func (f *fitted) sortedLevels(c int) []string {
 	lv := append([]string(nil), f.levels[c]...)
 	sort.Strings(lv)

@@ -3,8 +3,6 @@ package batch
 import (
 	"bufio"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"strconv"
 	"time"
@@ -182,11 +180,3 @@ func appendCSVRow(b []byte, r *OutRow) []byte {
 	b = strconv.AppendInt(b, r.SourceLine, 10)
 	return append(b, '\n')
 }
-
-// roundTo rounds x to n decimal places.
-func roundTo(x float64, n int) float64 {
-	p := math.Pow(10, float64(n))
-	return math.Round(x*p) / p
-}
-
-var _ io.Closer = (*csvRowWriter)(nil)
