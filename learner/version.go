@@ -110,7 +110,7 @@ func (l *Learner) Snapshot(v uint64) (*Version, error) {
 	ver := &Version{
 		Format: VersionFormat, FormatVersion: VersionFormatVersion,
 		Learner: l.cfg.Name, Version: v, Parent: l.version, CreatedAt: now(),
-		Algorithm: l.cfg.Algorithm,
+		Algorithm:       l.cfg.Algorithm,
 		Hyperparameters: Hyperparameters{L2: l.cfg.L2, RollingWindow: l.cfg.RollingWindow},
 		Source:          l.cfg.Source, Table: l.cfg.Table, Target: l.cfg.Target,
 		Features: l.cfg.Features, FeatureSpecHash: SpecHash(l.cfg.Target, l.cfg.Features),
