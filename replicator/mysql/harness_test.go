@@ -1,0 +1,194 @@
+package mysql
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"github.com/tributary-cdc/tributary/change"
+	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator"
+)
+
+// collectSink is an in-process replicator.Sink that keeps every event it is
+// given. Acks can be held back to act like a paused sink.
+type collectSink struct {
+	mu      sync.Mutex
+	events  []*change.Event
+	paused  atomic.Bool
+	durable atomic.Uint64
+	last    atomic.Uint64
+}
+
+func (c *collectSink) Name() string { return "collect" }
+
+func (c *collectSink) Write(_ context.Context, seq uint64, ev *change.Event) error {
+	c.mu.Lock()
+	c.events = append(c.events, ev)
+	c.mu.Unlock()
+	c.last.Store(seq)
+	return nil
+}
+
+func (c *collectSink) Durable() uint64 {
+	if !c.paused.Load() {
+		c.durable.Store(c.last.Load())
+	}
+	return c.durable.Load()
+}
+
+func (c *collectSink) Flush(ctx context.Context) error {
+	for c.Durable() < c.last.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (c *collectSink) Close(context.Context) error { return nil }
+
+func (c *collectSink) all() []*change.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*change.Event(nil), c.events...)
+}
+
+func (c *collectSink) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.events)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// running is a source pipeline running in the background of a test.
+type running struct {
+	src    *Source
+	sink   *collectSink
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case <-r.done:
+		if r.err != nil {
+			t.Fatalf("pipeline: %v", r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("pipeline did not stop within 30s")
+	}
+}
+
+// wait waits for the pipeline to stop by itself and returns its error.
+func (r *running) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(60 * time.Second):
+		t.Fatal("pipeline did not stop within 60s")
+	}
+	return nil
+}
+
+// testConfig is a source config for database shop of m.
+func testConfig(t *testing.T, m *testenv.MySQL, tables ...string) Config {
+	st, err := replicator.NewDirStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{Name: "shop", DSN: m.DSN("shop"), ServerID: 4242, Tables: tables, Snapshot: true, State: st,
+		SaveInterval: 20 * time.Millisecond}
+}
+
+func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
+	t.Helper()
+	src, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &replicator.Pipeline{Source: src, Out: replicator.NewFanout(sink), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan struct{})}
+	go func() { r.err = p.Run(ctx); close(r.done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+		}
+	})
+	return r
+}
+
+func waitStreaming(t *testing.T, src *Source) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "source streaming", func() bool { return src.Status().State == "streaming" })
+}
+
+// headGTID returns the server's gtid_binlog_pos.
+func headGTID(t *testing.T, m *testenv.MySQL) string {
+	t.Helper()
+	return query1(t, m.Conn(t, ""), "SELECT @@gtid_binlog_pos")
+}
+
+func query1(t *testing.T, c *client.Conn, q string) string {
+	t.Helper()
+	r, err := c.Execute(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	if r.RowNumber() == 0 {
+		return ""
+	}
+	s, _ := r.GetString(0, 0)
+	return s
+}
+
+// waitCaughtUp waits until the source saved the server's current GTID position.
+func waitCaughtUp(t *testing.T, m *testenv.MySQL, src *Source) {
+	t.Helper()
+	want := headGTID(t, m)
+	waitFor(t, 60*time.Second, "position "+want+" confirmed", func() bool {
+		st := src.Status()
+		return st.GTID == want && st.Pending == 0
+	})
+}
+
+func field(t *testing.T, r change.Row, name string) string {
+	t.Helper()
+	v, ok := r.Get(name)
+	if !ok {
+		t.Fatalf("row %s has no column %s", rowString(r), name)
+	}
+	if v == nil {
+		return "null"
+	}
+	return string(v)
+}
+
+func rowString(r change.Row) string {
+	if r == nil {
+		return "null"
+	}
+	return string(change.Marshal(&change.Event{Op: change.OpCreate, After: r}))
+}
