@@ -16,9 +16,9 @@ import (
 type table struct {
 	db, name string
 	cols     []column
-	pk       []int // primary key column indexes
-	intPK    bool  // every primary key column is an integer
-	skip     bool  // not a captured table
+	pk       []int  // primary key column indexes
+	intPK    bool   // every primary key column is an integer
+	skip     bool   // not a captured table
 	raw      []byte // the TABLE_MAP event body this was decoded from
 }
 
