@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -130,6 +129,13 @@ func run(ctx context.Context, o options) (*Report, error) {
 	wantMySQL := o.only == "all" || o.only == "mysql"
 	wantBatch := o.only == "all" || o.only == "batch"
 
+	if wantMySQL {
+		if linked, known := mysqlLinked(binary); known && !linked {
+			progress("skipped: mysql source not built (the tributary binary does not link replicator/mysql)")
+			rep.Skipped = append(rep.Skipped, "mysql source not built (the tributary binary does not link replicator/mysql)")
+			wantMySQL = false
+		}
+	}
 	var pgRates map[string]float64 // workload -> tributary rows/s, for the MySQL comparison
 	if wantPG || wantMySQL {
 		rates, err := parseRates(o.rates)
@@ -275,4 +281,3 @@ func serverVersion(bindir string) string {
 	return strings.TrimSpace(string(out))
 }
 
-var errSkipped = errors.New("skipped")

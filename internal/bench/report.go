@@ -152,9 +152,13 @@ func (s *Source) write(w io.Writer, rssTarget float64) {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "workload\trows\ttributary rows/s\tbaseline\tbaseline rows/s\tratio\ttarget\t\tpeak RSS MB\t\t\n")
 		for _, t := range s.Throughput {
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%.0f\t%.2f\t>= %.2f\t%s\t%.0f\t%s\t\n",
-				t.Workload, t.Rows, t.Tributary.RowsPerSec, t.Baseline, t.Base.RowsPerSec, t.Ratio, t.Target,
-				verdict(t.Ratio >= t.Target), t.PeakRSSMB, verdict(t.PeakRSSMB < rssTarget))
+			target, mark := "-", ""
+			if t.Target > 0 {
+				target, mark = fmt.Sprintf(">= %.2f", t.Target), verdict(t.Ratio >= t.Target)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%.0f\t%.2f\t%s\t%s\t%.0f\t%s\t\n",
+				t.Workload, t.Rows, t.Tributary.RowsPerSec, t.Baseline, t.Base.RowsPerSec, t.Ratio, target,
+				mark, t.PeakRSSMB, verdict(t.PeakRSSMB < rssTarget))
 		}
 		tw.Flush()
 		for _, t := range s.Throughput {
