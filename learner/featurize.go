@@ -293,7 +293,9 @@ func (f *Featurizer) encode(r *row, v *Vec, grow bool) {
 			v.add(base+3, dowCos[dow])
 			v.add(base+4, monthSin[m])
 			v.add(base+5, monthCos[m])
-			v.add(base+6, float64(us)/86400e6-f.dayCenter)
+			// days − centre, exact in integers down to the centre's day.
+			cd := math.Floor(f.dayCenter)
+			v.add(base+6, float64(us-int64(cd)*86400e6)/86400e6-(f.dayCenter-cd))
 		}
 		base += int32(len(DatetimeParts))
 	}

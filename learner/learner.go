@@ -31,6 +31,8 @@ type Counts struct {
 	// events of another table.
 	SkippedNoTarget int64 `json:"skipped_no_target"`
 	OtherTables     int64 `json:"other_tables"`
+	// Malformed counts messages that were not a change event.
+	Malformed int64 `json:"malformed"`
 
 	// Missing counts imputed values per feature column (inserts and the
 	// after images of updates).
@@ -40,7 +42,7 @@ type Counts struct {
 // Events returns the number of events applied or skipped.
 func (c *Counts) Events() int64 {
 	return c.Inserts + c.SnapshotReads + c.Updates + c.Deletes + c.Truncates +
-		c.UpdatesNotUnlearned + c.DeletesNotUnlearned + c.SkippedNoTarget + c.OtherTables
+		c.UpdatesNotUnlearned + c.DeletesNotUnlearned + c.SkippedNoTarget + c.OtherTables + c.Malformed
 }
 
 // Learned returns the inserts and snapshot reads learned.
@@ -159,6 +161,13 @@ func (l *Learner) Metrics() Metrics { return l.eval.Metrics() }
 
 // Version returns the number of the newest version saved or loaded.
 func (l *Learner) Version() uint64 { return l.version }
+
+// Skip passes over the message at stream sequence seq, which was not a
+// change event, and counts it.
+func (l *Learner) Skip(seq uint64) {
+	l.seq = seq
+	l.counts.Malformed++
+}
 
 // Apply applies one change event read at stream sequence seq.
 func (l *Learner) Apply(ev *change.Event, seq uint64) Result {

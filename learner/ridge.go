@@ -220,10 +220,15 @@ type ridgeState struct {
 	XtX    []float64 `json:"xtx"` // upper triangle, row by row
 	XtY    []float64 `json:"xty"`
 	YtY    float64   `json:"yty"`
+	// W and Stale are the weights last solved for predictions and the
+	// changes since, so that a resumed learner predicts as this one would.
+	W     []float64 `json:"w"`
+	Stale int       `json:"stale"`
 }
 
 func (r *Ridge) state() *ridgeState {
-	st := &ridgeState{Lambda: r.lambda, D: r.d, XtY: append([]float64{}, r.xty[:r.d]...), YtY: r.yty}
+	st := &ridgeState{Lambda: r.lambda, D: r.d, XtY: append([]float64{}, r.xty[:r.d]...), YtY: r.yty,
+		W: append([]float64{}, r.w...), Stale: r.stale}
 	for i := 0; i < r.d; i++ {
 		st.XtX = append(st.XtX, r.xtx[i*r.stride+i:i*r.stride+r.d]...)
 	}
@@ -245,6 +250,9 @@ func restoreRidge(st *ridgeState) (*Ridge, error) {
 	}
 	copy(r.xty, st.XtY)
 	r.yty = st.YtY
-	r.stale = 1
+	r.w, r.stale = append([]float64(nil), st.W...), st.Stale
+	if len(r.w) == 0 {
+		r.w = nil
+	}
 	return r, nil
 }

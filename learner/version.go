@@ -99,8 +99,8 @@ func SpecHash(target string, f config.FeatureConfig) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Snapshot returns the learner's current state as version number v (whose
-// parent is the newest version so far) and makes v the newest.
+// Snapshot returns the learner's current state as version number v, whose
+// parent is the newest version saved so far. Call Saved once it is stored.
 func (l *Learner) Snapshot(v uint64) (*Version, error) {
 	icpt, w, stats, err := l.weights()
 	if err != nil {
@@ -134,9 +134,11 @@ func (l *Learner) Snapshot(v uint64) (*Version, error) {
 	if l.warm != nil {
 		ver.State.Warm = l.warm.state(names)
 	}
-	l.version = v
 	return ver, nil
 }
+
+// Saved records that version v is stored: it is the parent of the next.
+func (l *Learner) Saved(v uint64) { l.version = v }
 
 // Restore returns a learner for cfg resumed from version v. The version must
 // belong to a learner of the same name, algorithm, target and features.

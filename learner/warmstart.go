@@ -125,6 +125,7 @@ func WarmStart(cfg config.LearnerConfig, path string) (*Version, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.Parent = 0
 	// The version holds the batch weights and nothing learned yet.
 	v.Intercept = icpt
 	for j, n := range v.FeatureNames {
