@@ -158,7 +158,7 @@ func mysqlAtLeast(version string, major, minor int) bool {
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // quoteString quotes s as a string literal for a session whose sql_mode
-// allows backslash escapes (the source sets sql_mode=”).
+// allows backslash escapes (the source clears sql_mode).
 func quoteString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
