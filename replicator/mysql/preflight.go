@@ -49,7 +49,7 @@ func (s *Source) preflight(_ context.Context, conn *client.Conn) (*serverInfo, e
 		vars[strings.ToLower(k)] = strings.ToUpper(v)
 	}
 	var problems []string
-	fix := "set it in the server's configuration ([mysqld] section) and restart the server"
+	fix := "set it in the server's configuration ([mysqld] section) too, to keep it across restarts"
 	if vars["log_bin"] != "ON" && vars["log_bin"] != "1" {
 		problems = append(problems, "the binary log is off (log_bin="+vars["log_bin"]+"): start the server with log_bin (e.g. log_bin=binlog)")
 	}
@@ -84,7 +84,7 @@ func (s *Source) preflight(_ context.Context, conn *client.Conn) (*serverInfo, e
 	}
 	problems = append(problems, s.checkPrivileges(conn, srv)...)
 	if len(problems) > 0 {
-		return nil, permanent(fmt.Errorf("mysql source %s: the server is not ready for change capture:\n  - %s", s.cfg.Name, strings.Join(problems, "\n  - ")))
+		return nil, permanent(fmt.Errorf("the server is not ready for change capture:\n  - %s", strings.Join(problems, "\n  - ")))
 	}
 	return srv, nil
 }

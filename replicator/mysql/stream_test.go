@@ -1,0 +1,236 @@
+package mysql
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-cdc/tributary/change"
+	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator"
+)
+
+func colNames(r change.Row) string {
+	var n []string
+	for _, f := range r {
+		n = append(n, f.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+// DDL mid-stream: columns follow each row's table map across ADD and DROP
+// COLUMN, a renamed-away table is not captured until renamed back, and
+// TRUNCATE is an op "t" event. A replay of binlog written before an ALTER
+// maps the old rows with the old columns.
+func TestDDLMidStream(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b VARCHAR(10))")
+	sink := &collectSink{}
+	cfg := testConfig(t, m, "shop.t")
+	r := startSource(t, cfg, sink)
+	waitStreaming(t, r.src)
+	m.ExecDB(t, "shop", `INSERT INTO t VALUES (1, 10, 'x');
+		ALTER TABLE t ADD COLUMN c INT DEFAULT 7;
+		INSERT INTO t VALUES (2, 20, 'y', 8);
+		ALTER TABLE t DROP COLUMN a;
+		INSERT INTO t VALUES (3, 'z', 9);
+		UPDATE t SET b = 'xx' WHERE id = 1;
+		RENAME TABLE t TO t2;
+		INSERT INTO t2 VALUES (4, 'away', 0);
+		RENAME TABLE t2 TO t;
+		INSERT INTO t VALUES (5, 'back', 1);
+		TRUNCATE TABLE t;
+		INSERT INTO t VALUES (6, 'after', 2)`)
+	waitCaughtUp(t, m, r.src)
+	r.stop(t)
+	var got []string
+	for _, ev := range sink.all() {
+		row := ev.After
+		if row == nil {
+			row = ev.Before
+		}
+		got = append(got, ev.Op.String()+"("+colNames(row)+")")
+	}
+	want := []string{"c(id,a,b)", "c(id,a,b,c)", "c(id,b,c)", "u(id,b,c)", "c(id,b,c)", "t()", "c(id,b,c)"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	if tr := sink.all()[5]; tr.Source.Table != "t" || tr.Source.DB != "shop" || !tr.TxEnd {
+		t.Errorf("truncate event %+v", tr.Source)
+	}
+
+	// Rows written before an ALTER, read after it.
+	m.ExecDB(t, "shop", `INSERT INTO t VALUES (7, 'old', 3); ALTER TABLE t ADD COLUMN d DATE; INSERT INTO t VALUES (8, 'new', 4, '2024-01-02')`)
+	sink2 := &collectSink{}
+	r2 := startSource(t, cfg, sink2)
+	waitStreaming(t, r2.src)
+	waitCaughtUp(t, m, r2.src)
+	r2.stop(t)
+	evs := sink2.all()
+	if len(evs) != 2 || colNames(evs[0].After) != "id,b,c" || colNames(evs[1].After) != "id,b,c,d" || field(t, evs[1].After, "d") != `"2024-01-02"` {
+		for _, ev := range evs {
+			t.Logf("%s", change.Marshal(ev))
+		}
+		t.Fatalf("replay across ALTER: %d events", len(evs))
+	}
+}
+
+// FLUSH BINARY LOGS mid-stream: the stream follows the rotation, and a
+// restart resumes after the rotation with each change once.
+func TestBinlogRotation(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
+	sink := &collectSink{}
+	cfg := testConfig(t, m, "shop.t")
+	r := startSource(t, cfg, sink)
+	waitStreaming(t, r.src)
+	m.ExecDB(t, "shop", "INSERT INTO t VALUES (1, 1); FLUSH BINARY LOGS; INSERT INTO t VALUES (2, 2); FLUSH BINARY LOGS; FLUSH BINARY LOGS; INSERT INTO t VALUES (3, 3)")
+	waitCaughtUp(t, m, r.src)
+	r.stop(t)
+	m.ExecDB(t, "shop", "FLUSH BINARY LOGS; INSERT INTO t VALUES (4, 4)")
+	r = startSource(t, cfg, sink)
+	waitStreaming(t, r.src)
+	waitCaughtUp(t, m, r.src)
+	r.stop(t)
+	evs := sink.all()
+	if len(evs) != 4 {
+		t.Fatalf("%d events, want 4", len(evs))
+	}
+	files := map[string]bool{}
+	for i, ev := range evs {
+		if got := field(t, ev.After, "id"); got != string(rune('1'+i)) {
+			t.Errorf("event %d: id %s", i, got)
+		}
+		files[ev.Source.File] = true
+	}
+	if len(files) != 4 {
+		t.Errorf("events came from %d binlog files, want 4: %v", len(files), files)
+	}
+	if st := r.src.Status(); !strings.HasSuffix(st.File, ".000005") {
+		t.Errorf("saved file %s, want the fifth binlog", st.File)
+	}
+}
+
+// A saved position whose binlog the server purged stops the source with an
+// error that names the position and the recovery; it never skips ahead.
+func TestPurgedBinlog(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)")
+	sink := &collectSink{}
+	cfg := testConfig(t, m, "shop.t")
+	r := startSource(t, cfg, sink)
+	waitStreaming(t, r.src)
+	m.ExecDB(t, "shop", "INSERT INTO t VALUES (1)")
+	waitCaughtUp(t, m, r.src)
+	saved := r.src.Status().GTID
+	r.stop(t)
+	m.ExecDB(t, "shop", "FLUSH BINARY LOGS; INSERT INTO t VALUES (2); FLUSH BINARY LOGS; INSERT INTO t VALUES (3)")
+	purgeTo(t, m)
+	r = startSource(t, cfg, &collectSink{})
+	err := r.wait(t)
+	if err == nil || replicator.IsRetryable(err) {
+		t.Fatalf("pipeline error %v, want a permanent error", err)
+	}
+	for _, want := range []string{"purged", saved, "oldest available", "fresh snapshot", "mysql.shop.position"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if n := r.sink.count(); n != 0 {
+		t.Errorf("%d events emitted after the purge", n)
+	}
+}
+
+// purgeTo purges every binlog but the current one. MariaDB keeps a binlog
+// until InnoDB has checkpointed its transactions, so it retries.
+func purgeTo(t *testing.T, m *testenv.MySQL) {
+	t.Helper()
+	c := m.Conn(t, "")
+	r, err := c.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := r.GetString(0, 0)
+	waitFor(t, 30*time.Second, "binlogs purged", func() bool {
+		if _, err := c.Execute("PURGE BINARY LOGS TO '" + cur + "'"); err != nil {
+			t.Fatal(err)
+		}
+		return query1(t, c, "SHOW BINARY LOGS") == cur
+	})
+}
+
+// The server restarting mid-stream: the source reconnects with backoff and
+// resumes, each change once.
+func TestServerRestart(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
+	sink := &collectSink{}
+	r := startSource(t, testConfig(t, m, "shop.t"), sink)
+	waitStreaming(t, r.src)
+	m.ExecDB(t, "shop", "INSERT INTO t VALUES (1, 1), (2, 2)")
+	waitCaughtUp(t, m, r.src)
+	if err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.ExecDB(t, "shop", "INSERT INTO t VALUES (3, 3); UPDATE t SET v = 10 WHERE id = 1")
+	waitCaughtUp(t, m, r.src)
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	m.ExecDB(t, "shop", "DELETE FROM t WHERE id = 2")
+	waitCaughtUp(t, m, r.src)
+	st := r.src.Status()
+	r.stop(t)
+	img := map[string]string{}
+	replay(t, img, sink.all())
+	sameImage(t, img, tableImage(t, m, "shop.t"))
+	if len(sink.all()) != 5 || st.Reconnects < 2 {
+		t.Errorf("%d events (want 5), %d reconnects (want >= 2)", len(sink.all()), st.Reconnects)
+	}
+}
+
+// Pre-flight errors name each problem and its fix, all at once.
+func TestPreflight(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, `CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY);
+		CREATE USER 'weak'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON shop.t TO 'weak'@'%'`)
+	run := func(cfg Config) error {
+		r := startSource(t, cfg, &collectSink{})
+		return r.wait(t)
+	}
+	cfg := testConfig(t, m, "shop.t", "shop.missing")
+	cfg.ServerID = 1
+	err := run(cfg)
+	for _, want := range []string{"server_id 1", "table shop.missing does not exist"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	cfg = testConfig(t, m, "shop.t")
+	cfg.DSN = "weak:pw@tcp(" + m.Addr() + ")/shop"
+	err = run(cfg)
+	for _, want := range []string{"REPLICATION SLAVE", "REPLICATION CLIENT", "GRANT REPLICATION SLAVE ON *.* TO 'weak'"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	m.Exec(t, "SET GLOBAL binlog_row_metadata = 'MINIMAL'; SET GLOBAL binlog_row_image = 'MINIMAL'; SET GLOBAL binlog_format = 'MIXED'")
+	err = run(testConfig(t, m, "shop.t"))
+	for _, want := range []string{"binlog_row_metadata is MINIMAL, want FULL", "binlog_row_image is MINIMAL", "binlog_format is MIXED, want ROW"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+	if err != nil && replicator.IsRetryable(err) {
+		t.Errorf("preflight error is retryable: %v", err)
+	}
+	t.Logf("preflight error:\n%v", err)
+}
