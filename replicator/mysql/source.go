@@ -195,6 +195,7 @@ func (s *Source) pendingCount() int {
 // Status is a point-in-time view of the source for /status and metrics.
 type Status struct {
 	State        string  `json:"state"`
+	Position     string  `json:"position"` // the saved position, compact (GTID set or file:pos)
 	Flavor       string  `json:"flavor,omitempty"`
 	ServerID     uint32  `json:"server_id"`
 	GTID         string  `json:"gtid"`
@@ -224,7 +225,7 @@ func (s *Source) Status() Status {
 		oldest = s.pending[0].ms
 	}
 	s.mu.Unlock()
-	st := Status{State: state, Flavor: flavor, ServerID: s.cfg.ServerID, GTID: pos.GTID, File: pos.File, Pos: pos.Pos,
+	st := Status{State: state, Position: pos.String(), Flavor: flavor, ServerID: s.cfg.ServerID, GTID: pos.GTID, File: pos.File, Pos: pos.Pos,
 		Pending: n, Transactions: s.stats.Transactions.Load(), Events: s.stats.Events.Load(),
 		Reconnects: s.stats.Reconnects.Load(), Saves: s.stats.Saves.Load()}
 	if n > 0 && oldest > 0 {
