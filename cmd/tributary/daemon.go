@@ -17,6 +17,7 @@ import (
 	"github.com/tributary-cdc/tributary/config"
 	"github.com/tributary-cdc/tributary/internal/admin"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/replicator/mysql"
 	"github.com/tributary-cdc/tributary/replicator/postgres"
 	"github.com/tributary-cdc/tributary/sinks/file"
 	"github.com/tributary-cdc/tributary/sinks/jetstream"
@@ -39,6 +40,8 @@ type daemon struct {
 	metrics  *replicator.Metrics
 	admin    *admin.Server
 	closers  []func(context.Context) error
+
+	learnerStatus func() any
 }
 
 func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon, err error) {
@@ -60,6 +63,14 @@ func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *da
 		return nil, err
 	}
 	d.registerGauges()
+	lctx, lcancel := context.WithCancel(ctx)
+	waitLearners, learnerStatus, err := startLearners(lctx, cfg, d.nc, d.reg, log)
+	if err != nil {
+		lcancel()
+		return nil, err
+	}
+	d.learnerStatus = learnerStatus
+	d.closers = append(d.closers, func(context.Context) error { lcancel(); return waitLearners() })
 	if cfg.Admin.Listen != "" {
 		d.admin = &admin.Server{Gatherer: d.reg, Status: d.status, Ready: d.ready, Logger: log}
 		if err := d.admin.Start(cfg.Admin.Listen); err != nil {
@@ -149,6 +160,15 @@ func (d *daemon) openSources() error {
 				return fmt.Errorf("sources[%d]: %w", i, err)
 			}
 			d.sources = append(d.sources, src)
+		case "mysql":
+			src, err := mysql.New(mysql.Config{
+				Name: sc.Name, DSN: sc.DSN, ServerID: sc.ServerID, Tables: sc.Tables,
+				Snapshot: sc.Snapshot == "initial", State: d.state, Logger: d.log,
+			})
+			if err != nil {
+				return fmt.Errorf("sources[%d]: %w", i, err)
+			}
+			d.sources = append(d.sources, src)
 		default:
 			return fmt.Errorf("sources[%d].type: %q is not supported by this build", i, sc.Type)
 		}
@@ -214,6 +234,10 @@ func (d *daemon) close(ctx context.Context) {
 // registerGauges exports source lag and sink counters as metrics.
 func (d *daemon) registerGauges() {
 	for _, src := range d.sources {
+		if my, ok := src.(*mysql.Source); ok {
+			d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tributary_replication_lag_seconds", Help: "Age of the oldest delivered but unconfirmed commit.", ConstLabels: prometheus.Labels{"source": src.Name()}},
+				func() float64 { return my.Status().LagSeconds }))
+		}
 		pg, ok := src.(*postgres.Source)
 		if !ok {
 			continue
@@ -248,14 +272,21 @@ type statusDoc struct {
 	Version       string         `json:"version"`
 	UptimeSeconds float64        `json:"uptime_seconds"`
 	NATSURL       string         `json:"nats_url,omitempty"`
-	Sources       []sourceStatus `json:"sources"`
+	Sources       []any          `json:"sources"`
 	Sinks         []sinkStatus   `json:"sinks"`
+	Learners      any            `json:"learners,omitempty"`
 }
 
 type sourceStatus struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 	postgres.Status
+}
+
+type mysqlSourceStatus struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	mysql.Status
 }
 
 type sinkStatus struct {
@@ -266,12 +297,18 @@ type sinkStatus struct {
 
 func (d *daemon) status() any {
 	doc := statusDoc{Version: change.Version, UptimeSeconds: time.Since(d.started).Seconds()}
+	if d.learnerStatus != nil {
+		doc.Learners = d.learnerStatus()
+	}
 	if d.nc != nil {
 		doc.NATSURL = d.nc.ConnectedUrlRedacted()
 	}
 	for _, src := range d.sources {
 		if pg, ok := src.(*postgres.Source); ok {
 			doc.Sources = append(doc.Sources, sourceStatus{Name: src.Name(), Type: "postgres", Status: pg.Status()})
+		}
+		if my, ok := src.(*mysql.Source); ok {
+			doc.Sources = append(doc.Sources, mysqlSourceStatus{Name: src.Name(), Type: "mysql", Status: my.Status()})
 		}
 	}
 	for _, s := range d.sinks {
@@ -288,6 +325,9 @@ func (d *daemon) ready() error {
 	for _, src := range d.sources {
 		if pg, ok := src.(*postgres.Source); ok && pg.Status().State != "streaming" {
 			return fmt.Errorf("source %s is %s", src.Name(), pg.Status().State)
+		}
+		if my, ok := src.(*mysql.Source); ok && my.Status().State != "streaming" {
+			return fmt.Errorf("source %s is %s", src.Name(), my.Status().State)
 		}
 	}
 	return nil
