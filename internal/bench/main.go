@@ -38,7 +38,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.only, "only", "all", "what to run: pg, mysql, batch or all")
+	flag.StringVar(&o.only, "only", "all", "what to run: pg, mysql (also runs PostgreSQL A and B for the comparison), batch or all")
 	flag.BoolVar(&o.asJSON, "json", false, "print the results as JSON instead of a table")
 	flag.StringVar(&o.binary, "binary", "", "tributary binary to run (default: go build ./cmd/tributary into a temp dir)")
 	flag.IntVar(&o.rowsA, "rows-a", 1_000_000, "rows of workload A (one transaction)")
@@ -145,6 +145,7 @@ func run(ctx context.Context, o options) (*Report, error) {
 		rep.Notes = append(rep.Notes,
 			"servers are throwaway internal/testenv instances with fsync=off and full_page_writes=off (same settings for every contender); the JetStream store is the daemon's embedded server (file storage, default sync interval)",
 			"contenders run one after the other on a fresh table and slot; the bench process itself (workload, stream polling every 5 ms, latency consumer) shares the 2 cores",
+			"tributary rows/s end when JetStream stream info (polled every 5 ms) shows every message stored, i.e. at the last JetStream ack; tributary peak RSS includes its embedded NATS server",
 			"the machine is shared with other work: absolute numbers are noisy, the ratios (measured in the same run) are the primary figure")
 		progress("starting PostgreSQL (internal/testenv)")
 		pg, err := testenv.StartPostgres(ctx, testenv.PGOptions{})
