@@ -236,3 +236,30 @@ func TestWarmStartPredictsLikeTheBatchModel(t *testing.T) {
 		}
 	}
 }
+
+// A version predicts from its own weights what the learner predicted when
+// it was saved.
+func TestPredictVersionMatchesLearner(t *testing.T) {
+	for _, algo := range []string{"sgd", "ridge"} {
+		l, _ := New(testConfig(algo))
+		g := gen.NewGenerator(2, gen.Options{Rows: 2000})
+		for i := range 2000 {
+			l.Apply(event(change.OpCreate, nil, genImage(int64(i+1), g.Next())), uint64(i+1))
+		}
+		v, err := l.Snapshot(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := genImage(1, g.Next())
+		want, _ := l.Predict(img)
+		p, err := PredictVersion(v, img)
+		if err != nil || math.Abs(p.Prediction-want) > 1e-9*math.Abs(want) || len(p.Imputed) != 0 {
+			t.Errorf("%s: PredictVersion = %+v, %v; learner predicts %v", algo, p, err, want)
+		}
+		img = change.Row{{Name: "location", Value: []byte(`"Atlantis"`)}}
+		p, _ = PredictVersion(v, img)
+		if len(p.Imputed) != 5 || len(p.UnseenLevels) != 1 || p.UnseenLevels[0] != "location=Atlantis" {
+			t.Errorf("%s: sparse row: %+v", algo, p)
+		}
+	}
+}
