@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/tributary-cdc/tributary/change"
+	"github.com/tributary-cdc/tributary/gen"
+	"github.com/tributary-cdc/tributary/learner"
+	"github.com/tributary-cdc/tributary/sinks/jetstream"
+)
+
+const tableSubj = "cdc.shop.public.customer_transactions"
+
+// addLearner appends a learners block for customer_transactions to the
+// e2e config.
+func addLearner(t *testing.T, e *e2eEnv, algorithm, extra string) {
+	t.Helper()
+	block := fmt.Sprintf(`learners:
+  - name: amount
+    source: shop
+    table: public.customer_transactions
+    target: amount
+    features:
+      numeric: [age]
+      categorical: [gender, transaction_type, location, device]
+      datetime: [txn_date]
+    algorithm: %s
+%s`, algorithm, extra)
+	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(block); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyRows inserts generated rows with COPY and returns them.
+func copyRows(t *testing.T, conn *pgx.Conn, g *gen.Generator, n int) {
+	t.Helper()
+	rows := make([][]any, n)
+	for i := range rows {
+		r := g.Next()
+		rows[i] = []any{r.CustomerID, r.Date, r.AmountString(), r.Age, r.Gender, r.TransactionType, r.Location, r.Device}
+	}
+	if _, err := conn.CopyFrom(context.Background(), pgx.Identifier{"customer_transactions"}, gen.Columns, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func modelStore(t *testing.T, url string) (learner.Store, func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := jetstream.Connect(ctx, url, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := jetstream.NewObjectBlobs(ctx, nc, jetstream.DefaultModelBucket)
+	if err != nil {
+		nc.Close()
+		t.Fatal(err)
+	}
+	return learner.Store{Blobs: b}, nc.Close
+}
+
+func latest(t *testing.T, st learner.Store) *learner.Version {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	v, _, err := st.Latest(ctx, "amount")
+	if errors.Is(err, learner.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// Through PostgreSQL: 50k inserts, 20% deleted and 10% updated (REPLICA
+// IDENTITY FULL): the ridge version's weights equal a fit from scratch on
+// the remaining rows to within 1e-6.
+func TestLearnerRidgeExactThroughPostgres(t *testing.T) {
+	e := newE2E(t, "public.customer_transactions", "")
+	addLearner(t, e, "ridge", "    version_every: {events: 20000, interval: 500ms}\n")
+	e.pg.Exec(t, gen.CreateTableSQL)
+	d := e.start(t)
+	d.waitReady(t)
+	conn := e.pg.Conn(t, "postgres")
+	g := gen.NewGenerator(11, gen.Options{Rows: 50000})
+	for range 5 {
+		copyRows(t, conn, g, 10000)
+	}
+	e.pg.Exec(t, `DELETE FROM customer_transactions WHERE id % 5 = 0`)
+	e.pg.Exec(t, `UPDATE customer_transactions SET location = CASE WHEN location = 'Chicago' THEN 'Dallas' ELSE 'Chicago' END,
+		device = 'Tablet', amount = amount + 17.25 WHERE id % 10 = 1`)
+	st, done := modelStore(t, e.natsURL)
+	defer done()
+	var v *learner.Version
+	waitUntil(t, 3*time.Minute, "a version with every change", func() bool {
+		v = latest(t, st)
+		return v != nil && v.Counts.Inserts == 50000 && v.Counts.Deletes == 10000 && v.Counts.Updates == 5000
+	})
+	if n := v.Counts.UpdatesNotUnlearned + v.Counts.DeletesNotUnlearned; n != 0 {
+		t.Fatalf("%d changes not unlearned", n)
+	}
+	// From scratch on the table's rows.
+	rows, err := conn.Query(context.Background(), `SELECT age, gender, transaction_type, location, device, txn_date, amount::float8 FROM customer_transactions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := map[string]int{}
+	for j, n := range v.FeatureNames {
+		index[n] = j
+	}
+	center := v.State.Featurizer.DayCenter
+	var xs [][]float64
+	var ys []float64
+	for rows.Next() {
+		var age int
+		var gnd, typ, loc, dev string
+		var at time.Time
+		var y float64
+		if err := rows.Scan(&age, &gnd, &typ, &loc, &dev, &at, &y); err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float64, len(v.FeatureNames))
+		x[index["age"]] = float64(age)
+		for _, kv := range [][2]string{{"gender", gnd}, {"transaction_type", typ}, {"location", loc}, {"device", dev}} {
+			j, ok := index[kv[0]+"="+kv[1]]
+			if !ok {
+				t.Fatalf("level %s=%s not in the model", kv[0], kv[1])
+			}
+			x[j] = 1
+		}
+		at = at.UTC()
+		h, w, m := 2*math.Pi*float64(at.Hour())/24, 2*math.Pi*float64(at.Weekday())/7, 2*math.Pi*float64(at.Month()-1)/12
+		for p, val := range map[string]float64{"hour_sin": math.Sin(h), "hour_cos": math.Cos(h), "dow_sin": math.Sin(w), "dow_cos": math.Cos(w),
+			"month_sin": math.Sin(m), "month_cos": math.Cos(m), "days": float64(at.UnixMicro())/86400e6 - center} {
+			x[index["txn_date."+p]] = val
+		}
+		xs = append(xs, x)
+		ys = append(ys, y)
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	if len(xs) != 40000 {
+		t.Fatalf("%d rows remain, want 40000", len(xs))
+	}
+	icpt, w := fitRidge(t, xs, ys, v.Hyperparameters.L2)
+	worst := math.Abs(icpt - v.Intercept)
+	for j, n := range v.FeatureNames {
+		worst = math.Max(worst, math.Abs(w[j]-v.Weights[n]))
+		if math.Abs(w[j]-v.Weights[n]) > 1e-6 {
+			t.Errorf("weight %s: version %v, from scratch %v", n, v.Weights[n], w[j])
+		}
+	}
+	if math.Abs(icpt-v.Intercept) > 1e-6 {
+		t.Errorf("intercept: version %v, from scratch %v", v.Intercept, icpt)
+	}
+	t.Logf("version %d at stream seq %d: %d features, largest difference from the fit from scratch %.3g", v.Version, v.StreamSeq, len(w), worst)
+	d.stop(t)
+}
+
+// fitRidge fits ridge from scratch: standardized features, unpenalized
+// intercept, lambda on the standardized weights; weights in raw units.
+func fitRidge(t *testing.T, xs [][]float64, ys []float64, lambda float64) (float64, []float64) {
+	n, d := float64(len(xs)), len(xs[0])
+	mean, sd := make([]float64, d), make([]float64, d)
+	ybar := 0.0
+	for i, x := range xs {
+		for j, v := range x {
+			mean[j] += v / n
+		}
+		ybar += ys[i] / n
+	}
+	for _, x := range xs {
+		for j, v := range x {
+			sd[j] += (v - mean[j]) * (v - mean[j]) / n
+		}
+	}
+	var keep []int
+	for j := range sd {
+		if sd[j] = math.Sqrt(sd[j]); sd[j] > 1e-9 {
+			keep = append(keep, j)
+		}
+	}
+	z := mat.NewDense(len(xs), len(keep), nil)
+	yc := mat.NewVecDense(len(xs), nil)
+	for i, x := range xs {
+		for p, j := range keep {
+			z.Set(i, p, (x[j]-mean[j])/sd[j])
+		}
+		yc.SetVec(i, ys[i]-ybar)
+	}
+	var a mat.Dense
+	a.Mul(z.T(), z)
+	for p := range keep {
+		a.Set(p, p, a.At(p, p)+lambda)
+	}
+	var b, beta mat.VecDense
+	b.MulVec(z.T(), yc)
+	if err := beta.SolveVec(&a, &b); err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, d)
+	icpt := ybar
+	for p, j := range keep {
+		w[j] = beta.AtVec(p) / sd[j]
+		icpt -= w[j] * mean[j]
+	}
+	return icpt, w
+}
+
+// insertsThrough counts the inserts (c and r) of the table subject in the
+// stream at sequences up to seq.
+func insertsThrough(t *testing.T, url string, seq uint64) int64 {
+	t.Helper()
+	if seq == 0 {
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	f, err := jetstream.NewOrderedFeed(ctx, nc, "TRIBUTARY", tableSubj, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	var n int64
+	for {
+		s, _, data, err := f.Next(ctx)
+		if err != nil {
+			t.Fatalf("read stream up to %d: %v", seq, err)
+		}
+		if s > seq {
+			return n
+		}
+		var ev change.Event
+		if err := change.Unmarshal(data, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Op == change.OpCreate || ev.Op == change.OpRead {
+			n++
+		}
+		if s == seq {
+			return n
+		}
+	}
+}
+
+// The daemon is SIGKILLed at random points while it learns; after each
+// restart the newest version's insert count equals the inserts in the
+// stream up to its recorded sequence, never more, and at the end every
+// insert is in the model once.
+func TestLearnerExactlyOnceAcrossSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	e := newE2E(t, "public.customer_transactions", "")
+	addLearner(t, e, "sgd", "    version_every: {events: 700, interval: 300ms}\n")
+	e.pg.Exec(t, gen.CreateTableSQL)
+	d := e.start(t)
+	d.waitReady(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := &gen.Workload{DSN: e.pg.DSN("postgres"), Rate: 400, BatchSize: 20, Mix: gen.Mix{Insert: 8, Update: 1, Delete: 1}, Seed: 3, Duration: 20 * time.Second}
+	wdone := make(chan error, 1)
+	var totals gen.Totals
+	go func() {
+		var err error
+		totals, err = w.Run(ctx)
+		wdone <- err
+	}()
+	st, closeStore := modelStore(t, e.natsURL)
+	defer closeStore()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	kills, checks := 0, 0
+	check := func() {
+		v := latest(t, st)
+		if v == nil {
+			return
+		}
+		got := v.Counts.Inserts + v.Counts.SnapshotReads
+		want := insertsThrough(t, e.natsURL, v.StreamSeq)
+		if got != want {
+			t.Fatalf("after %d kills: version %d at stream seq %d counts %d inserts, the stream has %d up to there", kills, v.Version, v.StreamSeq, got, want)
+		}
+		checks++
+	}
+	for running := true; running; {
+		select {
+		case err := <-wdone:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+			continue
+		case <-time.After(time.Duration(500+rng.Intn(2000)) * time.Millisecond):
+		}
+		_ = d.cmd.Process.Signal(syscall.SIGKILL)
+		<-d.done
+		d.done <- nil
+		kills++
+		check()
+		d = e.start(t)
+		d.waitReady(t)
+	}
+	// Catch up, stop cleanly (a final version), and compare with the table's
+	// whole history.
+	target := currentLSN(t, e.pg)
+	waitUntil(t, 2*time.Minute, "the daemon to catch up", func() bool { return d.confirmedLSN(t) >= target })
+	waitUntil(t, time.Minute, "the learner to catch up", func() bool {
+		v := latest(t, st)
+		return v != nil && v.Counts.Inserts == totals.Inserts
+	})
+	d.stop(t)
+	v := latest(t, st)
+	check()
+	if v.Counts.Inserts != totals.Inserts || v.Counts.Deletes != totals.Deletes || v.Counts.Updates != totals.Updates {
+		t.Fatalf("final version counts %+v; the workload made %+v", v.Counts, totals)
+	}
+	t.Logf("%d kills, %d checks; final version %d: %d inserts, %d updates, %d deletes, rolling RMSE %.2f",
+		kills, checks, v.Version, v.Counts.Inserts, v.Counts.Updates, v.Counts.Deletes, v.Metrics.Rolling.RMSE)
+}
+
+// A row inserted into PostgreSQL shows up as a prediction event; at a
+// steady 1,000 single-row commits/s the test reports the time from commit
+// to prediction.
+func TestLearnerPredictionFreshness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long")
+	}
+	e := newE2E(t, "public.customer_transactions", "")
+	addLearner(t, e, "sgd", "    aggregates: {keys: [customer_id, location], window: 5m}\n")
+	e.pg.Exec(t, gen.CreateTableSQL)
+	d := e.start(t)
+	d.waitReady(t)
+	nc, err := nats.Connect(e.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	lat := make(chan float64, 1<<16)
+	aggs := make(chan []byte, 1<<16)
+	sub, err := nc.Subscribe("cdc.predictions.amount", func(m *nats.Msg) {
+		recv := float64(time.Now().UnixMicro()) / 1000
+		var p struct {
+			SourceTsMs int64   `json:"source_ts_ms"`
+			Prediction float64 `json:"prediction"`
+			Key        struct{ ID int64 } `json:"key"`
+		}
+		if err := jsonUnmarshal(m.Data, &p); err != nil || p.Key.ID == 0 {
+			t.Errorf("prediction event %s: %v", m.Data, err)
+			return
+		}
+		lat <- recv - float64(p.SourceTsMs)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	asub, err := nc.Subscribe("cdc.aggregates.amount", func(m *nats.Msg) { aggs <- m.Data })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer asub.Unsubscribe()
+	w := &gen.Workload{DSN: e.pg.DSN("postgres"), Rate: 1000, Mix: gen.Mix{Insert: 1}, Seed: 5, Duration: 10 * time.Second}
+	totals, err := w.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "a prediction for every insert", func() bool { return int64(len(lat)) >= totals.Inserts })
+	var ms []float64
+	for len(lat) > 0 {
+		ms = append(ms, <-lat)
+	}
+	sort.Float64s(ms)
+	// Skip the first second (connections warming up).
+	steady := ms
+	p := func(q float64) float64 { return steady[int(q*float64(len(steady)-1))] }
+	t.Logf("%d inserts at %.0f commits/s: commit to prediction p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (commit time has ms resolution)",
+		totals.Inserts, float64(totals.Commits)/10, p(0.5), p(0.9), p(0.99), steady[len(steady)-1])
+	if p(0.99) > 250 {
+		t.Errorf("p99 commit to prediction %.1f ms", p(0.99))
+	}
+	if len(aggs) < int(totals.Inserts) {
+		t.Errorf("%d aggregate events for %d inserts", len(aggs), totals.Inserts)
+	}
+	a := <-aggs
+	if !strings.Contains(string(a), `"column":"customer_id"`) || !strings.Contains(string(a), `"column":"location"`) {
+		t.Errorf("aggregate event %s", a)
+	}
+	// The stream stores the outputs too, and the learner did not read them.
+	st, closeStore := modelStore(t, e.natsURL)
+	defer closeStore()
+	d.stop(t)
+	v := latest(t, st)
+	if v == nil || v.Counts.Inserts != totals.Inserts || v.Counts.OtherTables != 0 || v.Counts.Malformed != 0 {
+		t.Fatalf("final version %+v; %d inserts", v, totals.Inserts)
+	}
+	js, _ := natsjs.New(nc)
+	info, err := js.Stream(context.Background(), "TRIBUTARY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := info.CachedInfo().State.Msgs; n != uint64(3*totals.Inserts) {
+		t.Errorf("stream holds %d messages, want %d (changes, predictions, aggregates)", n, 3*totals.Inserts)
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
