@@ -368,8 +368,8 @@ func TestLearnerPredictionFreshness(t *testing.T) {
 	sub, err := nc.Subscribe("cdc.predictions.amount", func(m *nats.Msg) {
 		recv := float64(time.Now().UnixMicro()) / 1000
 		var p struct {
-			SourceTsMs int64   `json:"source_ts_ms"`
-			Prediction float64 `json:"prediction"`
+			SourceTsMs int64              `json:"source_ts_ms"`
+			Prediction float64            `json:"prediction"`
 			Key        struct{ ID int64 } `json:"key"`
 		}
 		if err := jsonUnmarshal(m.Data, &p); err != nil || p.Key.ID == 0 {
