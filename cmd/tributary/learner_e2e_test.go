@@ -294,12 +294,17 @@ func TestLearnerExactlyOnceAcrossSIGKILL(t *testing.T) {
 		totals, err = w.Run(ctx)
 		wdone <- err
 	}()
-	st, closeStore := modelStore(t, e.natsURL)
-	defer closeStore()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	kills, checks := 0, 0
+	// The embedded NATS server lives in the daemon: read the store over a
+	// new connection each time the daemon is up.
+	latestNow := func() *learner.Version {
+		st, closeStore := modelStore(t, e.natsURL)
+		defer closeStore()
+		return latest(t, st)
+	}
 	check := func() {
-		v := latest(t, st)
+		v := latestNow()
 		if v == nil {
 			return
 		}
@@ -324,21 +329,21 @@ func TestLearnerExactlyOnceAcrossSIGKILL(t *testing.T) {
 		<-d.done
 		d.done <- nil
 		kills++
-		check()
 		d = e.start(t)
 		d.waitReady(t)
+		check() // before the restarted learner saves anything new, or after: either must hold
 	}
 	// Catch up, stop cleanly (a final version), and compare with the table's
 	// whole history.
 	target := currentLSN(t, e.pg)
 	waitUntil(t, 2*time.Minute, "the daemon to catch up", func() bool { return d.confirmedLSN(t) >= target })
 	waitUntil(t, time.Minute, "the learner to catch up", func() bool {
-		v := latest(t, st)
+		v := latestNow()
 		return v != nil && v.Counts.Inserts == totals.Inserts
 	})
-	d.stop(t)
-	v := latest(t, st)
 	check()
+	v := latestNow()
+	d.stop(t)
 	if v.Counts.Inserts != totals.Inserts || v.Counts.Deletes != totals.Deletes || v.Counts.Updates != totals.Updates {
 		t.Fatalf("final version counts %+v; the workload made %+v", v.Counts, totals)
 	}
