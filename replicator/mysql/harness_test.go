@@ -173,7 +173,7 @@ func headGTID(t *testing.T, m *testenv.MySQL) string {
 	return query1(t, m.Conn(t, ""), "SELECT @@gtid_binlog_pos")
 }
 
-func query1(t *testing.T, c *client.Conn, q string) string {
+func query1(t testing.TB, c *client.Conn, q string) string {
 	t.Helper()
 	r, err := c.Execute(q)
 	if err != nil {

@@ -53,6 +53,10 @@ type Source struct {
 	// target is the newest position that may be persisted; saved is the
 	// last one persisted.
 	target, saved change.Position
+	// idleNext is the end of a transaction without captured changes seen
+	// after the last hand-over; it becomes the target once everything
+	// handed over is confirmed.
+	idleNext change.Position
 	// snapTarget is the snapshot progress confirmed durable; snapSaved the
 	// last persisted.
 	snapTarget, snapSaved *snapState
@@ -153,6 +157,10 @@ func (s *Source) Confirm(pos change.Position) {
 	s.pending = append(s.pending[:0], s.pending[i+1:]...)
 	if pos.LSN == 0 {
 		s.target = pos
+		if len(s.pending) == 0 && !s.idleNext.IsZero() {
+			s.target, s.delivered = s.idleNext, s.idleNext
+			s.idleNext = change.Position{}
+		}
 	}
 	s.mu.Unlock()
 	select {
@@ -165,6 +173,7 @@ func (s *Source) Confirm(pos change.Position) {
 func (s *Source) handOver(pos change.Position, snap *snapState, commitMs int64) {
 	s.mu.Lock()
 	s.pending = append(s.pending, pendingEnd{pos: pos, snap: snap, ms: commitMs})
+	s.idleNext = change.Position{}
 	if snap != nil {
 		s.snapDelivered = snap
 	} else {
@@ -181,6 +190,8 @@ func (s *Source) idle(pos change.Position) {
 	s.mu.Lock()
 	if len(s.pending) == 0 {
 		s.target, s.delivered = pos, pos
+	} else {
+		s.idleNext = pos
 	}
 	s.mu.Unlock()
 }

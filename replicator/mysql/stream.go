@@ -30,6 +30,7 @@ type streamer struct {
 	gtids  gtidSet // nil when positions are file and offset
 	file   string
 	filter *streamFilter
+	crc    bool // events end in a CRC32 checksum (per the format description)
 
 	batch replicator.Batch
 
@@ -127,9 +128,24 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		st.file = string(e.NextLogName)
+	case *replication.FormatDescriptionEvent:
+		st.crc = e.ChecksumAlgorithm == replication.BINLOG_CHECKSUM_ALG_CRC32
 	case *replication.MariadbGTIDEvent:
-		st.begin(e.GTID.String(), h, int64(h.Timestamp)*1000)
+		g := e.GTID
+		b := strconv.AppendUint(nil, uint64(g.DomainID), 10)
+		b = strconv.AppendUint(append(b, '-'), uint64(g.ServerID), 10)
+		b = strconv.AppendUint(append(b, '-'), g.SequenceNumber, 10)
+		if ms, ok := st.gtids.(mariaSet); ok {
+			ms[g.DomainID] = g // what add would do, without parsing the text again
+			st.begin(string(b), h, int64(h.Timestamp)*1000, true)
+			break
+		}
+		st.begin(string(b), h, int64(h.Timestamp)*1000, false)
 	case *replication.GTIDEvent:
+		if h.EventType == replication.ANONYMOUS_GTID_EVENT || e.GNO == 0 {
+			st.begin("", h, int64(h.Timestamp)*1000, false) // gtid_mode OFF: no GTID, file:pos identifies it
+			break
+		}
 		sid, err := uuid.FromBytes(e.SID)
 		if err != nil {
 			return replicator.Retryable(fmt.Errorf("GTID event: %w", err))
@@ -138,13 +154,16 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 		if e.OriginalCommitTimestamp > 0 {
 			ms = int64(e.OriginalCommitTimestamp / 1000)
 		}
-		st.begin(sid.String()+":"+strconv.FormatInt(e.GNO, 10), h, ms)
+		st.begin(sid.String()+":"+strconv.FormatInt(e.GNO, 10), h, ms, false)
 	case *replication.QueryEvent:
 		return st.query(ctx, e, h)
 	case *replication.TableMapEvent:
 		raw := ev.RawData
 		if len(raw) > replication.EventHeaderSize {
 			raw = raw[replication.EventHeaderSize:]
+		}
+		if st.crc && len(raw) >= replication.BinlogChecksumLength {
+			raw = raw[:len(raw)-replication.BinlogChecksumLength] // the checksum covers the header: not part of the schema
 		}
 		if _, err := st.schema.lookup(e, raw); err != nil {
 			return permanent(err)
@@ -154,7 +173,12 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	case *replication.XIDEvent:
 		return st.end(ctx, h)
 	case *replication.TransactionPayloadEvent:
+		// MySQL binlog_transaction_compression: the inner events carry no
+		// positions; they take the payload event's.
 		for _, inner := range e.Events {
+			ih := *inner.Header
+			ih.LogPos, ih.EventSize = h.LogPos, h.EventSize
+			inner.Header = &ih
 			if err := st.handle(ctx, inner); err != nil {
 				return err
 			}
@@ -163,15 +187,16 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 	return nil
 }
 
-// begin opens a transaction at the event with header h.
-func (st *streamer) begin(gtid string, h *replication.EventHeader, ms int64) {
+// begin opens a transaction at the event with header h; tracked says the
+// GTID is already added to the executed set.
+func (st *streamer) begin(gtid string, h *replication.EventHeader, ms int64, tracked bool) {
 	st.inTx, st.idx = true, 0
 	st.tableOrder = st.tableOrder[:0]
-	st.tx = txRef{gtid: gtid, file: st.file, pos: uint64(h.LogPos) - uint64(h.EventSize)}
+	st.tx = txRef{gtid: gtid, file: st.file, pos: eventStart(h)}
 	st.txServerID, st.txMs = h.ServerID, ms
 	if gtid != "" {
 		st.txID = gtid
-		if st.gtids != nil {
+		if st.gtids != nil && !tracked {
 			if err := st.gtids.add(gtid); err != nil {
 				st.s.log.Warn("cannot track GTID", "gtid", gtid, "err", err)
 			}
@@ -195,14 +220,14 @@ func (st *streamer) query(ctx context.Context, e *replication.QueryEvent, h *rep
 	switch {
 	case strings.EqualFold(q, "BEGIN"):
 		if !st.inTx {
-			st.begin("", h, int64(h.Timestamp)*1000)
+			st.begin("", h, int64(h.Timestamp)*1000, false)
 		}
 		return nil
 	case strings.EqualFold(q, "COMMIT"), strings.EqualFold(q, "ROLLBACK"):
 		return st.end(ctx, h)
 	}
 	if !st.inTx {
-		st.begin("", h, int64(h.Timestamp)*1000)
+		st.begin("", h, int64(h.Timestamp)*1000, false)
 	}
 	if db, name, ok := parseTruncate(q, string(e.Schema)); ok && st.s.tables[db+"."+name] {
 		t := &table{db: db, name: name}
@@ -264,7 +289,7 @@ func (st *streamer) rows(ctx context.Context, e *replication.RowsEvent, h *repli
 		return nil
 	}
 	if !st.inTx {
-		st.begin("", h, int64(h.Timestamp)*1000)
+		st.begin("", h, int64(h.Timestamp)*1000, false)
 	}
 	kind := e.Type()
 	if h.EventType == replication.PARTIAL_UPDATE_ROWS_EVENT {
@@ -386,7 +411,7 @@ func (st *streamer) emit(ctx context.Context, t *table, op change.Op, before, af
 		After:  after,
 		Source: change.Source{Connector: "mysql", Name: st.s.cfg.Name, TsMs: st.txMs, Snapshot: "false",
 			DB: t.db, Table: t.name, ServerID: h.ServerID, GTID: st.tx.gtid, File: st.file,
-			Pos: uint64(h.LogPos) - uint64(h.EventSize), Row: row},
+			Pos: eventStart(h), Row: row},
 		TsMs: time.Now().UnixMilli(),
 		Tx:   &change.Transaction{ID: st.txID, TotalOrder: st.idx, DataCollectionOrder: tableN},
 	}
@@ -417,4 +442,12 @@ func shorten(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+// eventStart is the offset of the event with header h in its binlog file.
+func eventStart(h *replication.EventHeader) uint64 {
+	if h.LogPos < h.EventSize {
+		return 0
+	}
+	return uint64(h.LogPos - h.EventSize)
 }
