@@ -359,7 +359,7 @@ func TestLearnerPredictionFreshness(t *testing.T) {
 		t.Skip("long")
 	}
 	e := newE2E(t, "public.customer_transactions", "")
-	addLearner(t, e, "sgd", "    aggregates: {keys: [customer_id, location], window: 5m}\n")
+	addLearner(t, e, "sgd", "    version_every: {events: 100000, interval: 1s}\n    aggregates: {keys: [customer_id, location], window: 5m}\n")
 	e.pg.Exec(t, gen.CreateTableSQL)
 	d := e.start(t)
 	d.waitReady(t)
@@ -418,13 +418,19 @@ func TestLearnerPredictionFreshness(t *testing.T) {
 	if !strings.Contains(string(a), `"column":"customer_id"`) || !strings.Contains(string(a), `"column":"location"`) {
 		t.Errorf("aggregate event %s", a)
 	}
+	// Where the time goes: commit to stored in the stream.
+	stored := storedLatency(t, nc)
+	t.Logf("commit to stored in the stream: p50 %.1f ms, p99 %.1f ms", stored[len(stored)/2], stored[len(stored)*99/100])
 	// The stream stores the outputs too, and the learner did not read them.
 	st, closeStore := modelStore(t, e.natsURL)
 	defer closeStore()
-	d.stop(t)
-	v := latest(t, st)
-	if v == nil || v.Counts.Inserts != totals.Inserts || v.Counts.OtherTables != 0 || v.Counts.Malformed != 0 {
-		t.Fatalf("final version %+v; %d inserts", v, totals.Inserts)
+	var v *learner.Version
+	waitUntil(t, 30*time.Second, "a version with every insert", func() bool {
+		v = latest(t, st)
+		return v != nil && v.Counts.Inserts == totals.Inserts
+	})
+	if v.Counts.OtherTables != 0 || v.Counts.Malformed != 0 {
+		t.Fatalf("final version counts %+v", v.Counts)
 	}
 	js, _ := natsjs.New(nc)
 	info, err := js.Stream(context.Background(), "TRIBUTARY")
@@ -434,6 +440,38 @@ func TestLearnerPredictionFreshness(t *testing.T) {
 	if n := info.CachedInfo().State.Msgs; n != uint64(3*totals.Inserts) {
 		t.Errorf("stream holds %d messages, want %d (changes, predictions, aggregates)", n, 3*totals.Inserts)
 	}
+	d.stop(t)
+}
+
+// storedLatency returns, sorted, the ms from each change's commit to its
+// storage in the stream.
+func storedLatency(t *testing.T, nc *nats.Conn) []float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	js, _ := natsjs.New(nc)
+	c, err := js.OrderedConsumer(ctx, "TRIBUTARY", natsjs.OrderedConsumerConfig{FilterSubjects: []string{tableSubj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []float64
+	for uint64(len(out)) < info.NumPending {
+		m, err := c.Next(natsjs.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _ := m.Metadata()
+		var ev change.Event
+		if err := change.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, float64(md.Timestamp.UnixMicro())/1000-float64(ev.Source.TsMs))
+	}
+	sort.Float64s(out)
+	return out
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
