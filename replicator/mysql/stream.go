@@ -66,7 +66,7 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 		User: s.dsn.User, Password: s.dsn.Password, Charset: "utf8mb4",
 		ParseTime: false, TimestampStringLocation: time.UTC, UseDecimal: false,
 		HeartbeatPeriod: s.cfg.Heartbeat, ReadTimeout: 6 * s.cfg.Heartbeat,
-		DisableRetrySync: true, DiscardGTIDSet: true, EventCacheCount: 4096,
+		DisableRetrySync: true, DiscardGTIDSet: true, EventCacheCount: 256, // decoded rows events waiting for the loop: bounds memory
 		Localhost: "tributary-" + s.cfg.Name,
 		Logger:    slog.New(warnOnly{s.log.Handler()}),
 	}
