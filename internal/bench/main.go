@@ -77,6 +77,9 @@ func main() {
 	}()
 
 	rep, err := run(ctx, o)
+	if rep != nil {
+		rep.Machine.LoadEnd = loadAvg()
+	}
 	cancel()
 	killChildren()
 	runClosers()
@@ -259,7 +262,7 @@ func runClosers() {
 
 // machine describes this machine.
 func machine() Machine {
-	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadStart: loadAvg()}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -282,3 +285,16 @@ func serverVersion(bindir string) string {
 	return strings.TrimSpace(string(out))
 }
 
+
+// loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

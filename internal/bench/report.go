@@ -27,6 +27,10 @@ type Machine struct {
 	GoVersion string `json:"go_version"`
 	Server    string `json:"server,omitempty"` // PostgreSQL version
 	MariaDB   string `json:"mariadb,omitempty"`
+	// LoadStart and LoadEnd are /proc/loadavg at the start and the end: a
+	// load above the CPU count means other work shared the machine.
+	LoadStart string `json:"loadavg_start,omitempty"`
+	LoadEnd   string `json:"loadavg_end,omitempty"`
 }
 
 // Source holds the results for one source type.
@@ -110,6 +114,7 @@ func verdict(ok bool) string {
 // writeTable prints the report as plain tables.
 func (r *Report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "Tributary bench, %s, %d CPUs (%s), %s\n", r.Started, r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion)
+	fmt.Fprintf(w, "load average (1, 5, 15 min) at start %s, at end %s\n", r.Machine.LoadStart, r.Machine.LoadEnd)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
