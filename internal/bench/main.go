@@ -285,7 +285,6 @@ func serverVersion(bindir string) string {
 	return strings.TrimSpace(string(out))
 }
 
-
 // loadAvg returns the 1, 5 and 15 minute load averages from /proc/loadavg.
 func loadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
