@@ -20,6 +20,7 @@ type collectSink struct {
 	events  []*change.Event
 	seqs    []uint64
 	paused  atomic.Bool
+	block   atomic.Bool // Write waits while set: the pipeline stops reading
 	limit   atomic.Uint64 // when > 0, nothing after this seq becomes durable
 	durable atomic.Uint64
 	last    atomic.Uint64
@@ -28,6 +29,9 @@ type collectSink struct {
 func (c *collectSink) Name() string { return "collect" }
 
 func (c *collectSink) Write(_ context.Context, seq uint64, ev *change.Event) error {
+	for c.block.Load() {
+		time.Sleep(5 * time.Millisecond)
+	}
 	c.mu.Lock()
 	c.events = append(c.events, ev)
 	c.seqs = append(c.seqs, seq)

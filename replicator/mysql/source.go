@@ -66,6 +66,11 @@ type Source struct {
 	// snapDelivered is the snapshot progress handed to the pipeline in this
 	// process; a retried snapshot continues there.
 	snapDelivered *snapState
+	// partialTx and partialN are the transaction whose first partialN
+	// events were handed over before its end (a large transaction); a
+	// reconnect that reads it again skips them.
+	partialTx string
+	partialN  int64
 	// filter drops stream rows a resumed snapshot already read.
 	filter *streamFilter
 	// saveMu serializes writes to the state store.
@@ -178,6 +183,7 @@ func (s *Source) handOver(pos change.Position, snap *snapState, commitMs int64) 
 		s.snapDelivered = snap
 	} else {
 		s.delivered = pos
+		s.partialTx, s.partialN = "", 0
 	}
 	s.mu.Unlock()
 }

@@ -44,6 +44,8 @@ type streamer struct {
 	tableOrder []tableCount
 	idPrefix   []byte
 	key        []string
+	skipTo     int64         // events of this transaction already handed over before a reconnect
+	skipped    *change.Event // the last of those, rebuilt
 }
 
 type tableCount struct {
@@ -204,6 +206,12 @@ func (st *streamer) begin(gtid string, h *replication.EventHeader, ms int64, tra
 	} else {
 		st.txID = st.tx.file + ":" + strconv.FormatUint(st.tx.pos, 10)
 	}
+	st.s.mu.Lock()
+	st.skipTo = 0
+	if st.s.partialTx == st.txID {
+		st.skipTo = st.s.partialN
+	}
+	st.s.mu.Unlock()
 	st.idPrefix = append(append(append(st.idPrefix[:0], st.s.cfg.Name...), ':'), st.txID...)
 	st.idPrefix = append(st.idPrefix, ':')
 	if st.filter != nil && st.filter.passed(st.tx) {
@@ -260,6 +268,11 @@ func (st *streamer) end(ctx context.Context, h *replication.EventHeader) error {
 		}
 		st.s.idle(pos)
 		return nil
+	}
+	if len(st.batch) == 0 {
+		// Every event was handed over before a reconnect, but not the end:
+		// hand the last one over again to carry it (same ID: sinks dedup).
+		st.batch = append(st.batch, st.skipped)
 	}
 	last := st.batch[len(st.batch)-1]
 	last.TxEnd, last.Position = true, pos
@@ -415,9 +428,16 @@ func (st *streamer) emit(ctx context.Context, t *table, op change.Op, before, af
 		TsMs: time.Now().UnixMilli(),
 		Tx:   &change.Transaction{ID: st.txID, TotalOrder: st.idx, DataCollectionOrder: tableN},
 	}
+	if st.idx <= st.skipTo {
+		st.skipped = ev
+		return nil // handed over before a reconnect
+	}
 	st.batch = append(st.batch, ev)
 	st.s.stats.Events.Add(1)
 	if len(st.batch) >= streamBatch {
+		st.s.mu.Lock()
+		st.s.partialTx, st.s.partialN = st.txID, st.idx
+		st.s.mu.Unlock()
 		return st.deliver(ctx)
 	}
 	return nil

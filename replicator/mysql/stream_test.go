@@ -273,3 +273,48 @@ func TestPositionSavedOnlyAfterConfirm(t *testing.T) {
 		t.Errorf("%d events, want 1", n)
 	}
 }
+
+// A connection lost in the middle of a large transaction, after part of it
+// was handed over: the source reconnects, reads the transaction again and
+// hands over only the rest, so each event reaches the sink once.
+func TestReconnectMidTransaction(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
+	sink := &collectSink{}
+	r := startSource(t, testConfig(t, m, "shop.t"), sink)
+	waitStreaming(t, r.src)
+	sink.block.Store(true)
+	m.ExecDB(t, "shop", "SET SESSION max_recursive_iterations = 1000000; INSERT INTO t WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100000) SELECT n, n FROM s")
+	waitFor(t, 30*time.Second, "the source to hand over part of the transaction", func() bool {
+		return r.src.Status().Events >= 2048
+	})
+	time.Sleep(300 * time.Millisecond)
+	c := m.Conn(t, "")
+	id := query1(t, c, "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+	if id == "" {
+		t.Fatal("no binlog dump thread")
+	}
+	if _, err := c.Execute("KILL " + id); err != nil {
+		t.Fatal(err)
+	}
+	handed := r.src.Status().Events
+	sink.block.Store(false)
+	waitCaughtUp(t, m, r.src)
+	st := r.src.Status()
+	r.stop(t)
+	evs := sink.all()
+	seen := map[string]bool{}
+	for i, ev := range evs {
+		if seen[ev.ID] {
+			t.Fatalf("event %s twice", ev.ID)
+		}
+		seen[ev.ID] = true
+		if ev.Tx.TotalOrder != int64(i+1) {
+			t.Fatalf("event %d has index %d", i, ev.Tx.TotalOrder)
+		}
+	}
+	if len(evs) != 100000 || st.Reconnects < 1 || !evs[len(evs)-1].TxEnd {
+		t.Fatalf("%d events (want 100000), %d reconnects (want >= 1)", len(evs), st.Reconnects)
+	}
+	t.Logf("%d events handed over before the connection was killed", handed)
+}
