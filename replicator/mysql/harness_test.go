@@ -20,7 +20,7 @@ type collectSink struct {
 	events  []*change.Event
 	seqs    []uint64
 	paused  atomic.Bool
-	block   atomic.Bool // Write waits while set: the pipeline stops reading
+	block   atomic.Bool   // Write waits while set: the pipeline stops reading
 	limit   atomic.Uint64 // when > 0, nothing after this seq becomes durable
 	durable atomic.Uint64
 	last    atomic.Uint64
