@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand"
+	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -439,6 +442,26 @@ func TestLearnerPredictionFreshness(t *testing.T) {
 	}
 	if n := info.CachedInfo().State.Msgs; n != uint64(3*totals.Inserts) {
 		t.Errorf("stream holds %d messages, want %d (changes, predictions, aggregates)", n, 3*totals.Inserts)
+	}
+	// /status and /metrics report the learner.
+	doc, err := d.status(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := doc["learners"].([]any)
+	if len(ls) != 1 || ls[0].(map[string]any)["name"] != "amount" || ls[0].(map[string]any)["counts"].(map[string]any)["inserts"].(float64) != float64(totals.Inserts) {
+		t.Errorf("/status learners = %v", doc["learners"])
+	}
+	resp, err := http.Get("http://" + e.adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tributary_learner_rmse{learner="amount",window="rolling"}`, `tributary_learner_events_total{learner="amount",op="c"} ` + strconv.FormatInt(totals.Inserts, 10)} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	d.stop(t)
 }
