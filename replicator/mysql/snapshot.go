@@ -365,7 +365,9 @@ func (sn *snapRun) flush(ctx context.Context, st *snapState, last bool) error {
 	sn.chunks++
 	ev := b[len(b)-1]
 	ev.TxEnd = true
-	ev.Position = change.Position{LSN: sn.chunks, GTID: sn.at.GTID, File: sn.at.File, Pos: sn.at.Pos}
+	// LSN, unused by MySQL, numbers the chunks: Confirm tells them apart
+	// from stream positions and from each other, across runs too.
+	ev.Position = change.Position{LSN: sn.s.chunkSeq.Add(1), GTID: sn.at.GTID, File: sn.at.File, Pos: sn.at.Pos}
 	if last {
 		ev.Source.Snapshot = "last"
 	}

@@ -76,10 +76,11 @@ type Source struct {
 	// saveMu serializes writes to the state store.
 	saveMu sync.Mutex
 
-	flavor atomic.Value // string
-	state  atomic.Value // string: connecting, snapshot, streaming
-	stats  Stats
-	kick   chan struct{}
+	chunkSeq atomic.Uint64 // numbers snapshot chunks
+	flavor   atomic.Value  // string
+	state    atomic.Value  // string: connecting, snapshot, streaming
+	stats    Stats
+	kick     chan struct{}
 }
 
 type pendingEnd struct {
@@ -242,9 +243,12 @@ func (s *Source) Status() Status {
 		oldest = s.pending[0].ms
 	}
 	s.mu.Unlock()
-	st := Status{State: state, Position: pos.String(), Flavor: flavor, ServerID: s.cfg.ServerID, GTID: pos.GTID, File: pos.File, Pos: pos.Pos,
+	st := Status{State: state, Flavor: flavor, ServerID: s.cfg.ServerID, GTID: pos.GTID, File: pos.File, Pos: pos.Pos,
 		Pending: n, Transactions: s.stats.Transactions.Load(), Events: s.stats.Events.Load(),
 		Reconnects: s.stats.Reconnects.Load(), Saves: s.stats.Saves.Load()}
+	if !pos.IsZero() {
+		st.Position = pos.String()
+	}
 	if n > 0 && oldest > 0 {
 		st.LagSeconds = max(0, time.Since(time.UnixMilli(oldest)).Seconds())
 	}
