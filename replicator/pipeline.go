@@ -46,7 +46,7 @@ type pendingTx struct {
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.defaults()
 	name := p.Source.Name()
-	batches := make(chan Batch, 64)
+	batches := make(chan Batch, 8)
 	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSource()
 	srcDone := make(chan error, 1)

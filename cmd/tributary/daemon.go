@@ -269,12 +269,12 @@ func (d *daemon) registerGauges() {
 
 // statusDoc is the /status document.
 type statusDoc struct {
-	Version       string         `json:"version"`
-	UptimeSeconds float64        `json:"uptime_seconds"`
-	NATSURL       string         `json:"nats_url,omitempty"`
-	Sources       []any          `json:"sources"`
-	Sinks         []sinkStatus   `json:"sinks"`
-	Learners      any            `json:"learners,omitempty"`
+	Version       string       `json:"version"`
+	UptimeSeconds float64      `json:"uptime_seconds"`
+	NATSURL       string       `json:"nats_url,omitempty"`
+	Sources       []any        `json:"sources"`
+	Sinks         []sinkStatus `json:"sinks"`
+	Learners      any          `json:"learners,omitempty"`
 }
 
 type sourceStatus struct {

@@ -1,5 +1,6 @@
 // Package admin is the daemon's admin HTTP server: /healthz, /readyz,
-// /metrics (Prometheus) and /status (JSON).
+// /metrics (Prometheus), /status (JSON) and the Go profiler under
+// /debug/pprof/ (the server listens on loopback by default).
 package admin
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +59,10 @@ func (s *Server) Start(addr string) error {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Status())
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s.ln = ln
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
