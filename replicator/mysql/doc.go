@@ -106,6 +106,12 @@
 //	JSON                          string holding the JSON text (MariaDB: as stored;
 //	                              MySQL: binary JSON decoded by go-mysql)
 //	GEOMETRY and subtypes         {"wkb": "<base64 WKB>", "srid": 4326}, Debezium's shape
+//	MariaDB UUID, INET4, INET6    string, base64 of the binary form: the binlog carries
+//	                              them as BINARY(16)/(4) with no type name, so the
+//	                              snapshot reads CAST(col AS BINARY) to match
+//
+// A snapshot row and a binlog row of the same data encode the same; the
+// every-type test checks it column by column.
 //
 // Tested against MariaDB 10.11. MySQL 8 is supported by design (flavor
 // detection, uuid:interval GTID sets, SHOW BINARY LOG STATUS on 8.4,

@@ -154,6 +154,7 @@ func isIntType(t byte) bool {
 type catalogTable struct {
 	db, name string
 	cols     []string // every column, in table order
+	types    []string // DATA_TYPE of each column
 	pk       []string // primary key columns, in key order
 	pkInt    []bool   // whether each key column is an integer type
 	pkBinary []bool   // whether each key column holds bytes
@@ -172,6 +173,7 @@ func readCatalog(conn *client.Conn, db, name string) (*catalogTable, error) {
 		col, _ := r.GetString(i, 0)
 		ct.cols = append(ct.cols, col)
 		dt, _ := r.GetString(i, 2)
+		ct.types = append(ct.types, dt)
 		types[col] = dt
 	}
 	if len(ct.cols) == 0 {

@@ -240,6 +240,12 @@ func (sn *snapRun) table(ctx context.Context, conn *client.Conn, ti int) error {
 	cols := make([]string, len(cat.cols))
 	for i, c := range cat.cols {
 		cols[i] = quoteIdent(c)
+		switch cat.types[i] {
+		case "uuid", "inet4", "inet6":
+			// MariaDB data-type plugins: the binlog holds their binary
+			// form as a BINARY column; read the same bytes here.
+			cols[i] = "CAST(" + quoteIdent(c) + " AS BINARY) AS " + quoteIdent(c)
+		}
 	}
 	base := "SELECT " + strings.Join(cols, ", ") + " FROM " + quoteIdent(db) + "." + quoteIdent(name)
 	chunk := s.cfg.ChunkSize

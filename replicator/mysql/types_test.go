@@ -22,6 +22,7 @@ CREATE TABLE shop.types (
   bl BLOB, bin BINARY(4), vbin VARBINARY(10),
   txt TEXT, vc VARCHAR(50), ch CHAR(5), lat VARCHAR(10) CHARACTER SET latin1, le ENUM('né','x') CHARACTER SET latin1, u16 VARCHAR(10) CHARACTER SET utf16,
   g GEOMETRY, pt POINT,
+  u UUID, ip INET6, bo BOOLEAN,
   n INT NULL)`
 
 const typesValues = `(18446744073709551615, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295,
@@ -33,7 +34,7 @@ const typesValues = `(18446744073709551615, -128, 255, -32768, 65535, -8388608, 
   '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00',
   X'00FF10', X'6162', X'000102',
   'héllo wörld 😀 "q" \\ end', 'emoji 🚀 4-byte', 'ab', 'café€', 'né', 'ü𝄞',
-  ST_GeomFromText('POINT(1 2)', 4326), ST_GeomFromText('POINT(3 4)'), NULL)`
+  ST_GeomFromText('POINT(1 2)', 4326), ST_GeomFromText('POINT(3 4)'), '6ccd780c-baba-1026-9564-5b8c656024db', '2001:db8::1', TRUE, NULL)`
 
 // typesWant is the JSON expected for each column of typesValues (id aside).
 var typesWant = map[string]string{
@@ -49,7 +50,8 @@ var typesWant = map[string]string{
 	"txt": `"héllo wörld 😀 \"q\" \\ end"`, "vc": `"emoji 🚀 4-byte"`, "ch": `"ab"`, "lat": `"café€"`, "le": `"né"`, "u16": `"ü𝄞"`,
 	"g":  `{"wkb":"AQEAAAAAAAAAAADwPwAAAAAAAABA","srid":4326}`,
 	"pt": `{"wkb":"AQEAAAAAAAAAAAAIQAAAAAAAABBA","srid":0}`,
-	"n":  `null`,
+	"u":  `"bM14DLq6ECaVZFuMZWAk2w=="`, "ip": `"IAENuAAAAAAAAAAAAAAAAQ=="`, "bo": `1`,
+	"n": `null`,
 }
 
 // Every type: a row read by the snapshot and the same row written while
