@@ -50,7 +50,11 @@
 // and the recovery (delete the saved position to take a fresh snapshot).
 // It never skips ahead. After a lost connection Run returns a retryable
 // error and, run again, resumes where this process handed over its last
-// transaction (what was handed over is durable or the process dies).
+// transaction (what was handed over is durable or the process dies); the
+// rest of a large transaction interrupted mid-way is handed over without
+// its first part again. After a crash the transactions confirmed since the
+// last save are streamed again with the same event IDs, which the
+// JetStream sink's message-ID deduplication absorbs.
 //
 // # Snapshot
 //
@@ -81,7 +85,11 @@
 // in full in the new run: its rows read before the crash appear twice as
 // op "r" (the second read, at P2, supersedes the first; changes up to P2
 // are dropped for it), which is the one duplication this source can
-// produce. Tables finished before the crash are never read again.
+// produce besides one more: progress is saved every SaveInterval, so after
+// a crash (not a clean stop) the chunks confirmed in that last interval
+// may be read again the same way. Tables finished before the crash are
+// never read again. A snapshot interrupted by a lost connection in a
+// running process continues from what it handed over, without repeats.
 //
 // # Values
 //

@@ -151,3 +151,39 @@ func TestSnapshotResume(t *testing.T) {
 		t.Fatalf("snapshot state %+v, %v: want done after 2 runs", st, err)
 	}
 }
+
+// The snapshot's connection dropping mid-table: the pipeline runs the
+// source again, which continues in a new consistent snapshot after the
+// rows it handed over, in the same process.
+func TestSnapshotRetryInProcess(t *testing.T) {
+	m := testenv.MariaDB(t)
+	m.Exec(t, fmt.Sprintf(ledgerDDL, 50000))
+	sink := &collectSink{}
+	sink.block.Store(true)
+	cfg := testConfig(t, m, "shop.ledger")
+	cfg.ChunkSize = 500
+	r := startSource(t, cfg, sink)
+	waitFor(t, 30*time.Second, "part of the snapshot handed over", func() bool { return r.src.Status().Events >= 5000 })
+	time.Sleep(300 * time.Millisecond)
+	c := m.Conn(t, "shop")
+	res, err := c.Execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER = 'root'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range res.Values {
+		id, _ := res.GetInt(i, 0)
+		_, _ = c.Execute(fmt.Sprintf("KILL %d", id))
+	}
+	m.ExecDB(t, "shop", "UPDATE ledger SET v = 1 WHERE id IN (1, 49000); DELETE FROM ledger WHERE id = 2; INSERT INTO ledger VALUES (60000, 6, 'x')")
+	sink.block.Store(false)
+	waitCaughtUp(t, m, r.src)
+	st := r.src.Status()
+	r.stop(t)
+	img := map[string]string{}
+	replay(t, img, sink.all())
+	sameImage(t, img, tableImage(t, m, "shop.ledger"))
+	snap, err := r.src.loadSnapState(context.Background())
+	if err != nil || snap == nil || len(snap.Runs) != 2 || st.Reconnects < 1 {
+		t.Fatalf("snapshot state %+v (%v), %d reconnects: want 2 runs after a reconnect", snap, err, st.Reconnects)
+	}
+}
