@@ -111,7 +111,15 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 			}
 			var me *gomysql.MyError
 			if asMyError(err, &me) && me.Code == gomysql.ER_MASTER_FATAL_ERROR_READING_BINLOG {
-				return s.errPurged(start, "the server says: "+me.Message)
+				msg := strings.ToLower(me.Message)
+				switch {
+				case strings.Contains(msg, "server_id") || strings.Contains(msg, "server_uuid") || strings.Contains(msg, "server id"):
+					return permanent(fmt.Errorf("the server refused the binlog stream: %s: give this source a server_id no other replica uses", me.Message))
+				case strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") || strings.Contains(msg, "not found"):
+					return s.errPurged(start, "the server says: "+me.Message)
+				}
+				return permanent(fmt.Errorf("the server cannot send the binlog from position %s: %s; Tributary never skips ahead: "+
+					"if the server's binlog was reset, delete the saved position (%s and %s) to take a fresh snapshot", start, me.Message, s.positionKey(), s.snapshotKey()))
 			}
 			return replicator.Retryable(fmt.Errorf("read binlog: %w", err))
 		}
