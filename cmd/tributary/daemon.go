@@ -44,8 +44,8 @@ type daemon struct {
 	learnerStatus func() any
 }
 
-func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (d *daemon, err error) {
-	d = &daemon{cfg: cfg, log: log, started: time.Now(), reg: prometheus.NewRegistry()}
+func newDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
+	d := &daemon{cfg: cfg, log: log, started: time.Now(), reg: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			d.close(context.Background())
