@@ -99,3 +99,20 @@ func IsRetryable(err error) bool {
 	var r *RetryableError
 	return errors.As(err, &r)
 }
+
+// LastStored is implemented by sinks that can tell which event of a source
+// they stored last (the JetStream sink).
+type LastStored interface {
+	// LastStoredID returns the ID of the newest stored event of the named
+	// source, or "" when there is none.
+	LastStoredID(ctx context.Context, source string) (string, error)
+}
+
+// Resumer is implemented by sources whose event IDs follow their log order.
+type Resumer interface {
+	// ResumeAfter makes the next Run skip every event whose ID is at or
+	// before id in the source's order: those are already stored. An ID the
+	// source does not recognise (another format, another source, a position
+	// ahead of the server) is ignored with a log line, never guessed at.
+	ResumeAfter(id string)
+}

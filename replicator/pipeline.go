@@ -49,6 +49,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	batches := make(chan Batch, 8)
 	srcCtx, stopSource := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSource()
+	p.resume(ctx)
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- p.runSource(srcCtx, batches) }()
 
@@ -128,6 +129,30 @@ func (p *Pipeline) defaults() {
 	}
 	if p.CommitInterval <= 0 {
 		p.CommitInterval = 5 * time.Millisecond
+	}
+}
+
+// resume tells the source which of its events the sinks already hold, so
+// that a replay after a crash does not rely on the duplicate window alone.
+func (p *Pipeline) resume(ctx context.Context) {
+	r, ok := p.Source.(Resumer)
+	if !ok {
+		return
+	}
+	for _, s := range p.Out.Sinks() {
+		ls, ok := s.(LastStored)
+		if !ok {
+			continue
+		}
+		id, err := ls.LastStoredID(ctx, p.Source.Name())
+		if err != nil {
+			p.Logger.Warn("cannot read the last stored event; relying on the duplicate window", "source", p.Source.Name(), "sink", s.Name(), "err", err)
+			return
+		}
+		if id != "" {
+			r.ResumeAfter(id)
+		}
+		return
 	}
 }
 

@@ -310,6 +310,10 @@ func TestSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 		t.Skip("long")
 	}
 	e := newE2E(t, "public.ledger", "")
+	// A duplicate window shorter than the downtime: what keeps the stream
+	// exact across restarts is the source resuming after the last stored
+	// event, not the window.
+	appendConfig(t, e, "    duplicate_window: 1s\n")
 	e.pg.Exec(t, ledgerDDL)
 	d := e.start(t)
 	d.waitReady(t)
@@ -329,6 +333,7 @@ func TestSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 		<-d.done
 		d.done <- nil
 		kills++
+		time.Sleep(1500 * time.Millisecond) // outlive the duplicate window
 		d = e.start(t)
 		d.waitReady(t)
 	}
@@ -463,4 +468,17 @@ func TestNATSRestartMidStream(t *testing.T) {
 	checkExactlyOnceInOrder(t, msgs, w.total())
 	t.Logf("%d changes, %d messages after 2 NATS restarts", w.total(), len(msgs))
 	d.stop(t)
+}
+
+// appendConfig appends YAML lines to the end of the e2e config (the
+// jetstream sink block).
+func appendConfig(t *testing.T, e *e2eEnv, yaml string) {
+	t.Helper()
+	b, err := os.ReadFile(e.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.config, append(b, yaml...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -114,6 +114,12 @@ func (r *running) stop(t *testing.T) {
 }
 
 func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
+	return startSourceAfter(t, cfg, sink, "")
+}
+
+// startSourceAfter is startSource with the source told that the sinks hold
+// everything up to the event resumeAfter.
+func startSourceAfter(t *testing.T, cfg Config, sink *collectSink, resumeAfter string) *running {
 	t.Helper()
 	if cfg.State == nil {
 		st, err := replicator.NewDirStore(t.TempDir())
@@ -131,7 +137,10 @@ func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &replicator.Pipeline{Source: src, Out: replicator.NewFanout(sink), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+	if resumeAfter != "" {
+		src.ResumeAfter(resumeAfter)
+	}
+	p := &replicator.Pipeline{Source: src, Out: replicator.NewFanout(sink), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, ShutdownTimeout: 2 * time.Second}
 	r := &running{src: src, sink: sink, cancel: cancel, done: make(chan struct{})}
 	go func() { r.err = p.Run(ctx); close(r.done) }()
 	t.Cleanup(func() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,12 @@ type Source struct {
 
 	stats Stats
 	state atomic.Value // string: connecting, snapshot, streaming
+
+	// resumeLSN and resumeIdx name the last event the sinks already hold
+	// (ResumeAfter): the stream skips it and everything before it.
+	resumeMu  sync.Mutex
+	resumeLSN uint64
+	resumeIdx int64
 }
 
 // Stats are the source's counters, safe to read concurrently.
@@ -125,6 +132,32 @@ func (s *Source) Confirm(pos change.Position) {
 		s.snapDone = nil
 	}
 	s.snapMu.Unlock()
+}
+
+// ResumeAfter makes the stream skip the events the sinks already hold: every
+// transaction that committed before the one of id, and that transaction's
+// events up to id. IDs of other sources and snapshot IDs are ignored.
+func (s *Source) ResumeAfter(id string) {
+	parts := strings.Split(id, ":")
+	if len(parts) != 3 || parts[0] != s.cfg.Name || parts[1] == "snap" {
+		return
+	}
+	lsn, err1 := strconv.ParseUint(parts[1], 10, 64)
+	idx, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || idx < 1 {
+		s.log.Warn("ignoring an unrecognised last stored event id", "id", id)
+		return
+	}
+	s.resumeMu.Lock()
+	s.resumeLSN, s.resumeIdx = lsn, idx
+	s.resumeMu.Unlock()
+	s.log.Info("resuming after the last stored event", "id", id)
+}
+
+func (s *Source) resumePoint() (uint64, int64) {
+	s.resumeMu.Lock()
+	defer s.resumeMu.Unlock()
+	return s.resumeLSN, s.resumeIdx
 }
 
 // Status is a point-in-time view of the source for /status and metrics.

@@ -37,7 +37,9 @@ type streamer struct {
 
 	// The open transaction.
 	inTxn      bool
-	skip       bool // already delivered before a reconnect
+	skip       bool  // already delivered before a reconnect, or already stored
+	skipUpTo   int64 // events of this transaction already stored
+	emitted    int   // events of this transaction handed over
 	xid        uint32
 	finalLSN   uint64
 	commitMs   int64
@@ -53,6 +55,10 @@ type streamer struct {
 	sentAt   time.Time
 
 	oldCols, newCols []tupleCol
+
+	// The last event the sinks already hold (Source.ResumeAfter).
+	resumeLSN uint64
+	resumeIdx int64
 }
 
 type tableCount struct {
@@ -73,6 +79,20 @@ func (s *Source) stream(ctx context.Context, meta, repl *pgconn.PgConn, out chan
 	s.log.Info("streaming", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "confirmed_lsn", change.FormatLSN(s.confirmed.Load()))
 	st := &streamer{s: s, meta: meta, repl: repl, out: out, db: db, rels: map[uint32]*relation{},
 		build: rowBuilder{types: s.types}, sentAt: time.Now()}
+	st.resumeLSN, st.resumeIdx = s.resumePoint()
+	if st.resumeLSN > 0 {
+		// A stored event ahead of the server's WAL cannot come from this
+		// server's history (a restored backup, another cluster): skipping by
+		// it could drop changes, so it is not used.
+		rows, err := query(ctx, meta, "SELECT pg_current_wal_lsn()::text")
+		if err != nil || len(rows) != 1 {
+			return classify(fmt.Errorf("read the current WAL position: %w", err))
+		}
+		if cur, err := pglogrepl.ParseLSN(rows[0][0]); err == nil && st.resumeLSN > uint64(cur) {
+			s.log.Warn("the last stored event is ahead of the server's WAL; not skipping by it", "stored_lsn", change.FormatLSN(st.resumeLSN), "wal_lsn", rows[0][0])
+			st.resumeLSN, st.resumeIdx = 0, 0
+		}
+	}
 	return st.run(ctx)
 }
 
@@ -214,11 +234,16 @@ func (st *streamer) handle(ctx context.Context, walStart uint64, data []byte) er
 		st.finalLSN = r.u64()
 		st.commitMs = pgTimeMillis(r.u64())
 		st.xid = r.u32()
-		st.inTxn, st.idx = true, 0
+		st.inTxn, st.idx, st.emitted, st.skipUpTo = true, 0, 0, 0
 		st.tableOrder = st.tableOrder[:0]
 		// A transaction at or before what this process already handed to the
-		// pipeline is a replay after a reconnect: skip it.
-		st.skip = st.finalLSN < st.s.delivered.Load()
+		// pipeline is a replay after a reconnect, and one before the last
+		// stored event is a replay after a restart: skip it. The transaction
+		// of the last stored event is skipped up to that event.
+		st.skip = st.finalLSN < st.s.delivered.Load() || st.finalLSN < st.resumeLSN
+		if st.finalLSN == st.resumeLSN {
+			st.skipUpTo = st.resumeIdx
+		}
 		st.idPrefix = strconv.AppendUint(append(append(st.idPrefix[:0], st.s.cfg.Name...), ':'), st.finalLSN, 10)
 		st.idPrefix = append(st.idPrefix, ':')
 	case msgCommit:
@@ -226,10 +251,7 @@ func (st *streamer) handle(ctx context.Context, walStart uint64, data []byte) er
 		r.u64() // commit LSN
 		end := r.u64()
 		st.inTxn = false
-		if st.skip {
-			return r.err
-		}
-		if st.idx == 0 {
+		if st.skip || st.emitted == 0 {
 			// Nothing published in this transaction: it only moves the position.
 			if end > st.idleLSN {
 				st.idleLSN = end
@@ -347,6 +369,10 @@ func (st *streamer) emit(ctx context.Context, rel *relation, op change.Op, lsn u
 		st.tableOrder = append(st.tableOrder, tableCount{rel: rel.id, n: 1})
 		tableN = 1
 	}
+	if st.idx <= st.skipUpTo {
+		return nil
+	}
+	st.emitted++
 	ev := &change.Event{
 		ID:     string(strconv.AppendInt(st.idPrefix, st.idx, 10)),
 		Op:     op,
