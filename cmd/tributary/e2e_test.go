@@ -453,6 +453,7 @@ func startLedgerWorkload(t *testing.T, pg *testenv.PG, rows int64) *ledgerWorklo
 func TestNATSRestartMidStream(t *testing.T) {
 	n := testenv.NATS(t)
 	e := newE2E(t, "public.ledger", n.URL)
+	appendConfig(t, e, "    duplicate_window: 1s\n")
 	e.pg.Exec(t, ledgerDDL)
 	d := e.start(t)
 	d.waitReady(t)

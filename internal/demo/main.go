@@ -227,21 +227,28 @@ learners:
 	defer tick.Stop()
 	tty := isTerminal()
 	var lastEvents uint64
+	var final result
 	lastAt := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			stopWorkload()
-			r := <-wdone
+			r := final
+			if wdone != nil {
+				r = <-wdone
+			}
 			fmt.Println()
 			sum.totals = r.t
 			say("workload: %d inserts, %d updates, %d deletes in %d commits", r.t.Inserts, r.t.Updates, r.t.Deletes, r.t.Commits)
 			say("stopping ...")
 			return sum, nil
 		case r := <-wdone:
+			// The workload ended on its own (it only does on an error).
+			wdone, final = nil, r
 			if r.err != nil && !errors.Is(r.err, context.Canceled) {
 				return sum, fmt.Errorf("workload: %w", r.err)
 			}
+			say("workload ended: %d commits", r.t.Commits)
 		case err := <-exited:
 			exited <- err
 			return sum, fmt.Errorf("tributary exited: %v (log %s)", err, logPath)

@@ -96,7 +96,18 @@ func (s *Sink) recover() error {
 			continue
 		}
 
-		// 3. Re-send the first unacknowledged event until it is stored.
+		// 3. Skip what the stream already holds (an ack lost with the
+		// connection), so that a re-send after a long outage stores nothing
+		// twice even beyond the duplicate window.
+		if err := s.skipStored(); err != nil {
+			s.stats.errors.Add(1)
+			if err := retry("last stored event", err); err != nil {
+				return err
+			}
+			continue
+		}
+
+		// 4. Re-send the first unacknowledged event until it is stored.
 		s.mu.Lock()
 		e := s.firstUnackedLocked()
 		s.mu.Unlock()
@@ -113,7 +124,7 @@ func (s *Sink) recover() error {
 			}
 		}
 
-		// 4. Re-send the rest in order, pipelined, then resume.
+		// 5. Re-send the rest in order, pipelined, then resume.
 		if s.resend(gen) {
 			s.log.Info("jetstream publishing resumed", "paused_for", time.Since(start).Round(time.Millisecond),
 				"durable", s.Durable(), "retries", bo.n)
