@@ -157,7 +157,7 @@ learners:
 		t.Fatal("no jetstream sink")
 	}
 	wantJS := SinkConfig{Type: "jetstream", Stream: "TRIBUTARY", SubjectPrefix: "cdc", Listen: "127.0.0.1:4222",
-		DuplicateWindow: 2 * time.Minute, MaxPending: 4096}
+		DuplicateWindow: 5 * time.Second, MaxPending: 4096}
 	if !reflect.DeepEqual(*js, wantJS) {
 		t.Errorf("jetstream defaults = %+v, want %+v", *js, wantJS)
 	}

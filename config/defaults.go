@@ -16,7 +16,7 @@ const (
 	DefaultStream          = "TRIBUTARY"
 	DefaultSubjectPrefix   = "cdc"
 	DefaultNATSListen      = "127.0.0.1:4222"
-	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultDuplicateWindow = 5 * time.Second
 	DefaultMaxPending      = 4096
 	DefaultTopicPrefix     = "cdc"
 	DefaultAlgorithm       = AlgorithmSGD

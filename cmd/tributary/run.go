@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func init() { commands = append(commands, newRunCmd) }
+
+// defaultMemoryLimit is the daemon's soft Go heap limit when GOMEMLIMIT is
+// not set (GOMEMLIMIT=off or any size overrides it).
+const defaultMemoryLimit = 112 << 20
 
 func newRunCmd() *cobra.Command {
 	return &cobra.Command{
@@ -31,6 +36,13 @@ unconfirmed changes are read again on the next start.`,
 				return err
 			}
 			log := stderrLogger(cfg.Log)
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// A soft heap limit: the garbage collector works harder as the
+				// heap nears it instead of letting it grow to twice the live
+				// data. The embedded NATS server allocates per message, and
+				// this keeps the daemon's footprint small on small hosts.
+				debug.SetMemoryLimit(defaultMemoryLimit)
+			}
 			ctx, cancel := context.WithCancel(context.WithoutCancel(cmd.Context()))
 			defer cancel()
 			sigs := make(chan os.Signal, 2)

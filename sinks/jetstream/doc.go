@@ -47,10 +47,15 @@
 // counts it in Stats.Reordered; it cannot undo it, because deleting and
 // re-publishing k+j would be swallowed by the duplicate window.
 //
-// A re-sent event is recognised as a duplicate only within the stream's
-// duplicate window (Options.DuplicateWindow, 2 minutes by default): an
-// outage longer than that, or a replay of events stored longer ago, can store
-// an event twice.
+// A re-sent event is recognised as a duplicate by the stream only within its
+// duplicate window (Options.DuplicateWindow, 5 seconds by default, kept short
+// because the server holds every message ID of the window in memory). Two
+// mechanisms make exactness independent of it: before recovery re-sends
+// anything, it asks the stream for the newest stored message of each source
+// with events waiting and marks that event and the source's earlier ones as
+// stored (skipStored); and when the daemon starts, the pipeline passes each
+// source the ID of its newest stored event (LastStoredID), so that a replay
+// after a crash skips what the stream holds however long ago it was stored.
 //
 // # Acknowledgements and fsync
 //

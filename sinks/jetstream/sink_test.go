@@ -55,12 +55,12 @@ func TestNewProvisionsStream(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "do not cover cdc.>") {
 		t.Errorf("stream with other subjects: err = %v, want one saying the subjects do not cover cdc.>", err)
 	}
-	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "SHORT", Subjects: []string{"short.>"}, Duplicates: 10 * time.Second}); err != nil {
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "SHORT", Subjects: []string{"short.>"}, Duplicates: 2 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = New(ctx, nc, Options{Stream: "SHORT", SubjectPrefix: "short", Logger: testLogger})
-	if err == nil || !strings.Contains(err.Error(), "--dupe-window 2m0s") {
-		t.Errorf("stream with a 10s duplicate window: err = %v, want one naming the fix", err)
+	if err == nil || !strings.Contains(err.Error(), "--dupe-window 5s") {
+		t.Errorf("stream with a 2s duplicate window: err = %v, want one naming the fix", err)
 	}
 
 	// Bad prefixes are refused before touching the server.
