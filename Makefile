@@ -28,16 +28,19 @@ test-race:
 demo: build
 	$(GO) run ./internal/demo --binary $(BIN)
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./change/ ./replicator/postgres/pgvalue/ ./sinks/jetstream/ ./learner/... ./batch/ ./gen/ 2>/dev/null || true
-	$(GO) run ./internal/bench --binary $(BIN)
+# Go micro-benchmarks, then internal/bench: Tributary against pg_recvlogical
+# and mariadb-binlog in one run, latency, peak RSS, batch preprocess.
+# BENCH_FLAGS go to the harness (e.g. BENCH_FLAGS="--only pg --json");
+# BENCH_GO=0 skips the micro-benchmarks, BENCH_BIG=0 the 10M-row batch run.
+bench:
+	./scripts/bench.sh $(BENCH_FLAGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzAppendJSON -fuzztime 30s ./replicator/postgres/pgvalue/
+	$(GO) test -run '^$$' -fuzz Fuzz -fuzztime 30s ./replicator/postgres/pgvalue/
 	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 30s ./change/
 
 clean:
