@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-cdc/tributary/internal/progress"
 )
 
 // chunkSize is the size of the blocks of whole lines parsed in parallel.
@@ -138,7 +140,7 @@ func (p *pass1Result) sources() []source {
 // pass1 reads the input in chunks of whole lines, parses them on o.Workers
 // goroutines, writes rejects in line order, and sorts the parsed rows into
 // runs, spilling each full run to disk.
-func pass1(ctx context.Context, o *Options, in io.Reader, prog *progress) (*pass1Result, error) {
+func pass1(ctx context.Context, o *Options, in io.Reader, prog *prepProgress) (*pass1Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	br := bufio.NewReaderSize(in, 1<<16)
@@ -326,7 +328,7 @@ type customerState struct {
 
 // pass2 merges the sorted runs and writes the output: duplicates removed,
 // values imputed, outliers flagged, features engineered and scaled.
-func pass2(ctx context.Context, o *Options, p1 *pass1Result, f *fitted, rep *Report, prog *progress) error {
+func pass2(ctx context.Context, o *Options, p1 *pass1Result, f *fitted, rep *Report, prog *prepProgress) error {
 	m, err := newMerger(p1.sources())
 	if err != nil {
 		return err
@@ -531,56 +533,32 @@ func fillRow(row *OutRow, r *rec, f *fitted, imputed *[5]int64) {
 	row.SourceLine = r.line
 }
 
-// progress prints a line every second while work runs.
-type progress struct {
-	w          io.Writer
+// prepProgress counts what Preprocess has done and prints a line about it
+// every second while work runs.
+type prepProgress struct {
 	size       int64
 	read, rows atomic.Int64
 	total      atomic.Int64
 	phase      atomic.Value
-	done       chan struct{}
-	wg         sync.WaitGroup
-	start      time.Time
+	stop       func() // stops the lines
 }
 
-func newProgress(w io.Writer, size int64) *progress {
-	p := &progress{w: w, size: size, done: make(chan struct{}), start: time.Now()}
+func newProgress(w io.Writer, size int64) *prepProgress {
+	p := &prepProgress{size: size}
 	p.phase.Store("parsing")
-	if w == nil {
-		return p
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.done:
-				return
-			case <-t.C:
-				p.print()
-			}
-		}
-	}()
+	p.stop = progress.Lines(w, p.line)
 	return p
 }
 
-func (p *progress) print() {
-	el := time.Since(p.start).Seconds()
+func (p *prepProgress) line(elapsed time.Duration) string {
+	el := elapsed.Seconds()
 	phase := p.phase.Load().(string)
 	if tot := p.total.Load(); tot > 0 {
-		fmt.Fprintf(p.w, "preprocess: %s %d/%d rows (%.0f%%), %.1fs\n", phase, p.rows.Load(), tot, 100*float64(p.rows.Load())/float64(tot), el)
-		return
+		return fmt.Sprintf("preprocess: %s %d/%d rows (%.0f%%), %.1fs", phase, p.rows.Load(), tot, 100*float64(p.rows.Load())/float64(tot), el)
 	}
 	pct := 0.0
 	if p.size > 0 {
 		pct = 100 * float64(p.read.Load()) / float64(p.size)
 	}
-	fmt.Fprintf(p.w, "preprocess: %s %d lines, %.0f MB (%.0f%%), %.0f lines/s\n", phase, p.rows.Load(), float64(p.read.Load())/1e6, pct, float64(p.rows.Load())/el)
-}
-
-func (p *progress) stop() {
-	close(p.done)
-	p.wg.Wait()
+	return fmt.Sprintf("preprocess: %s %d lines, %.0f MB (%.0f%%), %.0f lines/s", phase, p.rows.Load(), float64(p.read.Load())/1e6, pct, float64(p.rows.Load())/el)
 }

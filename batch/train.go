@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/tributary-cdc/tributary/internal/progress"
 )
 
 // TrainOptions configures Train.
@@ -141,25 +143,9 @@ func Train(ctx context.Context, o TrainOptions) (*TrainResult, error) {
 	}
 	var scanned atomic.Int64
 	var pass atomic.Int32
-	stopProgress := func() {}
-	if o.Progress != nil {
-		done := make(chan struct{})
-		finished := make(chan struct{})
-		go func() {
-			defer close(finished)
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					fmt.Fprintf(o.Progress, "train: pass %d/3, %d rows\n", pass.Load(), scanned.Load())
-				}
-			}
-		}()
-		stopProgress = func() { close(done); <-finished }
-	}
+	stopProgress := progress.Lines(o.Progress, func(time.Duration) string {
+		return fmt.Sprintf("train: pass %d/3, %d rows", pass.Load(), scanned.Load())
+	})
 	defer stopProgress()
 	sum, err := fileSHA256(o.In)
 	if err != nil {

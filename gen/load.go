@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/tributary-cdc/tributary/batch"
 	"github.com/tributary-cdc/tributary/config"
+	"github.com/tributary-cdc/tributary/internal/progress"
 )
 
 // LoadReport says what Load did.
@@ -36,9 +37,9 @@ type LoadReport struct {
 // repaired as batch.Preprocess does (dates, amounts, ages, categories), with
 // missing or unusable optional values as NULL; a row without a usable
 // customer_id, date or amount is skipped and counted, and duplicates are
-// loaded as they are: the table mirrors the export. progress, when not nil,
-// gets a line every second.
-func Load(ctx context.Context, dsn string, csvPath string, progress io.Writer) (LoadReport, error) {
+// loaded as they are: the table mirrors the export. w, when not nil, gets a
+// progress line every second.
+func Load(ctx context.Context, dsn string, csvPath string, w io.Writer) (LoadReport, error) {
 	f, err := os.Open(csvPath)
 	if err != nil {
 		return LoadReport{}, fmt.Errorf("load: %w", err)
@@ -46,7 +47,7 @@ func Load(ctx context.Context, dsn string, csvPath string, progress io.Writer) (
 	defer f.Close()
 	start := time.Now()
 	var n atomic.Int64
-	stop := ticker(progress, func(el time.Duration) string {
+	stop := progress.Lines(w, func(el time.Duration) string {
 		return fmt.Sprintf("load: %d rows, %.0f rows/s", n.Load(), float64(n.Load())/el.Seconds())
 	})
 	defer stop()
@@ -263,29 +264,4 @@ func appendMySQLRow(sb *strings.Builder, r *batch.Record) {
 		sb.WriteByte('\'')
 	}
 	sb.WriteByte(')')
-}
-
-// ticker calls line every second and prints it to w until the returned stop
-// is called. A nil w prints nothing.
-func ticker(w io.Writer, line func(time.Duration) string) (stop func()) {
-	if w == nil {
-		return func() {}
-	}
-	start := time.Now()
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fmt.Fprintln(w, line(time.Since(start)))
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }

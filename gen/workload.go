@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/tributary-cdc/tributary/internal/progress"
 )
 
 // Mix is the relative weight of each kind of change in a workload.
@@ -270,7 +271,7 @@ func (w *Workload) Run(ctx context.Context) (Totals, error) {
 	}
 
 	start := time.Now()
-	stopProgress := ticker(w.Progress, func(el time.Duration) string {
+	stopProgress := progress.Lines(w.Progress, func(el time.Duration) string {
 		c := tot.commits.Load()
 		return fmt.Sprintf("workload: %.0f commits/s (target %.0f), totals: %d commits, %d inserts, %d updates, %d deletes, %d live ids",
 			float64(c)/el.Seconds(), w.Rate, c, tot.inserts.Load(), tot.updates.Load(), tot.deletes.Load(), live.len())

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tributary-cdc/tributary/gen"
+	"github.com/tributary-cdc/tributary/internal/progress"
 )
 
 func init() { commands = append(commands, newGenCmd) }
@@ -53,7 +54,7 @@ func newGenDataCmd() *cobra.Command {
 			cw := &lineCounter{w: f}
 			stop := func() {}
 			if !quiet {
-				stop = everySecond(func() {
+				stop = progress.Every(time.Second, func() {
 					n := cw.lines.Load()
 					fmt.Fprintf(os.Stderr, "gen data: %d/%d lines (%.0f%%), %.0f lines/s\n", n, rows+1, 100*float64(n)/float64(rows+1), float64(n)/time.Since(start).Seconds())
 				})
@@ -109,26 +110,6 @@ type lineCounter struct {
 func (c *lineCounter) Write(p []byte) (int, error) {
 	c.lines.Add(int64(bytes.Count(p, []byte{'\n'})))
 	return c.w.Write(p)
-}
-
-// everySecond calls fn every second until the returned stop is called.
-func everySecond(fn func()) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				fn()
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }
 
 func writeJSON(w io.Writer, v any) error {
