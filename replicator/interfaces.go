@@ -80,26 +80,6 @@ type SubjectPurger interface {
 	PurgeSource(ctx context.Context, source string) error
 }
 
-// RetryableError wraps an error after which a source can be run again.
-type RetryableError struct{ Err error }
-
-func (e *RetryableError) Error() string { return e.Err.Error() }
-func (e *RetryableError) Unwrap() error { return e.Err }
-
-// Retryable wraps err as a *RetryableError; it returns nil for nil.
-func Retryable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &RetryableError{Err: err}
-}
-
-// IsRetryable reports whether err is, or wraps, a *RetryableError.
-func IsRetryable(err error) bool {
-	var r *RetryableError
-	return errors.As(err, &r)
-}
-
 // LastStored is implemented by sinks that can tell which event of a source
 // they stored last (the JetStream sink).
 type LastStored interface {

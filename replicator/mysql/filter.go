@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"strings"
+
+	"github.com/tributary-cdc/tributary/replicator"
 )
 
 // streamFilter drops the stream's row changes that a resumed snapshot has
@@ -40,7 +42,7 @@ func newStreamFilter(srv *serverInfo, st *snapState) (*streamFilter, error) {
 		if f.gtid {
 			set, err := parseGTIDSet(srv.flavor, r.GTID)
 			if err != nil {
-				return nil, permanent(err)
+				return nil, replicator.Permanent(err)
 			}
 			fr.set = set
 		}

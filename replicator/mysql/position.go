@@ -49,7 +49,7 @@ func (s *Source) loadPosition(ctx context.Context) (change.Position, error) {
 	}
 	var sp savedPosition
 	if err := json.Unmarshal(b, &sp); err != nil {
-		return change.Position{}, permanent(fmt.Errorf("decode position %s: %w (delete the key to take a fresh snapshot)", s.positionKey(), err))
+		return change.Position{}, replicator.Permanent(fmt.Errorf("decode position %s: %w (delete the key to take a fresh snapshot)", s.positionKey(), err))
 	}
 	return change.Position{GTID: sp.GTID, File: sp.File, Pos: sp.Pos}, nil
 }
@@ -217,7 +217,7 @@ func headPosition(conn *client.Conn, srv *serverInfo) (change.Position, error) {
 		return change.Position{}, fmt.Errorf("%s: %w", srv.statusQuery, err)
 	}
 	if r.RowNumber() == 0 {
-		return change.Position{}, permanent(errors.New("the binary log is off (SHOW MASTER STATUS is empty): start the server with log_bin"))
+		return change.Position{}, replicator.Permanent(errors.New("the binary log is off (SHOW MASTER STATUS is empty): start the server with log_bin"))
 	}
 	file, _ := r.GetStringByName(0, "File")
 	pos, _ := r.GetUintByName(0, "Position")
@@ -238,7 +238,7 @@ func headPosition(conn *client.Conn, srv *serverInfo) (change.Position, error) {
 // errPurged is the message of the permanent error for a resume position the
 // server no longer has.
 func (s *Source) errPurged(pos change.Position, oldest string) error {
-	return permanent(fmt.Errorf("the binlog needed to resume from position %s has been purged from the server (oldest available: %s); "+
+	return replicator.Permanent(fmt.Errorf("the binlog needed to resume from position %s has been purged from the server (oldest available: %s); "+
 		"Tributary never skips ahead: to recover, take a fresh snapshot by deleting the saved position (state keys %s and %s: "+
 		"in the JetStream KV bucket tributary_state, or the files of that name under data_dir/state) and restarting",
 		pos, oldest, s.positionKey(), s.snapshotKey()))
@@ -264,7 +264,7 @@ func (s *Source) checkPurged(conn *client.Conn, srv *serverInfo, pos change.Posi
 		have, err1 := parseMariaSet(pos.GTID)
 		need, err2 := parseMariaSet(start)
 		if err1 != nil || err2 != nil {
-			return permanent(fmt.Errorf("compare GTID positions %q and %q: %w", pos.GTID, start, errors.Join(err1, err2)))
+			return replicator.Permanent(fmt.Errorf("compare GTID positions %q and %q: %w", pos.GTID, start, errors.Join(err1, err2)))
 		}
 		if !have.covers(need) {
 			return s.errPurged(pos, oldest+" starting after GTID "+start)
@@ -277,7 +277,7 @@ func (s *Source) checkPurged(conn *client.Conn, srv *serverInfo, pos change.Posi
 		have, err1 := gomysql.ParseMysqlGTIDSet(pos.GTID)
 		need, err2 := gomysql.ParseMysqlGTIDSet(strings.ReplaceAll(purged, "\n", ""))
 		if err1 != nil || err2 != nil {
-			return permanent(fmt.Errorf("compare GTID sets %q and %q: %w", pos.GTID, purged, errors.Join(err1, err2)))
+			return replicator.Permanent(fmt.Errorf("compare GTID sets %q and %q: %w", pos.GTID, purged, errors.Join(err1, err2)))
 		}
 		if !have.Contain(need) {
 			return s.errPurged(pos, oldest+" (gtid_purged "+purged+")")
@@ -291,7 +291,7 @@ func (s *Source) checkPurged(conn *client.Conn, srv *serverInfo, pos change.Posi
 		if compareFilePos(pos.File, 0, oldest, 0) < 0 {
 			return s.errPurged(pos, oldest)
 		}
-		return permanent(fmt.Errorf("resume position %s: the server has no binlog file %s (oldest %s): was the server's binlog reset? delete the saved position (%s) to take a fresh snapshot", pos, pos.File, oldest, s.positionKey()))
+		return replicator.Permanent(fmt.Errorf("resume position %s: the server has no binlog file %s (oldest %s): was the server's binlog reset? delete the saved position (%s) to take a fresh snapshot", pos, pos.File, oldest, s.positionKey()))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/tributary-cdc/tributary/replicator"
 )
 
 // serverInfo is what the pre-flight checks learned about the server.
@@ -84,7 +85,7 @@ func (s *Source) preflight(_ context.Context, conn *client.Conn) (*serverInfo, e
 	}
 	problems = append(problems, s.checkPrivileges(conn, srv)...)
 	if len(problems) > 0 {
-		return nil, permanent(fmt.Errorf("the server is not ready for change capture:\n  - %s", strings.Join(problems, "\n  - ")))
+		return nil, replicator.Permanent(fmt.Errorf("the server is not ready for change capture:\n  - %s", strings.Join(problems, "\n  - ")))
 	}
 	return srv, nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/tributary-cdc/tributary/replicator"
 )
 
 // table is a captured table as one TABLE_MAP event describes it: the
@@ -177,7 +178,7 @@ func readCatalog(conn *client.Conn, db, name string) (*catalogTable, error) {
 		types[col] = dt
 	}
 	if len(ct.cols) == 0 {
-		return nil, permanent(fmt.Errorf("table %s.%s does not exist or has no columns", db, name))
+		return nil, replicator.Permanent(fmt.Errorf("table %s.%s does not exist or has no columns", db, name))
 	}
 	r, err = conn.Execute(`SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
 		WHERE TABLE_SCHEMA = ` + quoteString(db) + ` AND TABLE_NAME = ` + quoteString(name) + ` AND CONSTRAINT_NAME = 'PRIMARY'

@@ -79,7 +79,7 @@ func (s *Source) loadSnapState(ctx context.Context) (*snapState, error) {
 	}
 	var st snapState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, permanent(fmt.Errorf("decode snapshot progress %s: %w (delete it and %s to start over)", s.snapshotKey(), err, s.positionKey()))
+		return nil, replicator.Permanent(fmt.Errorf("decode snapshot progress %s: %w (delete it and %s to start over)", s.snapshotKey(), err, s.positionKey()))
 	}
 	return &st, nil
 }
@@ -113,7 +113,7 @@ func openSnapshot(conn *client.Conn, srv *serverInfo) (snapPos, error) {
 			}
 		}
 		if p.File == "" {
-			return p, permanent(errors.New("the server reports no binlog_snapshot_file: is the binary log on?"))
+			return p, replicator.Permanent(errors.New("the server reports no binlog_snapshot_file: is the binary log on?"))
 		}
 		g, err := queryString(conn, "SELECT BINLOG_GTID_POS("+quoteString(p.File)+", "+strconv.FormatUint(p.Pos, 10)+")")
 		if err != nil {

@@ -265,12 +265,12 @@ func (s *Source) Run(ctx context.Context, out chan<- replicator.Batch) error {
 	}
 	conn, err := s.connect(ctx)
 	if err != nil {
-		return classify(fmt.Errorf("connect: %w", err))
+		return replicator.Classify(fmt.Errorf("connect: %w", err))
 	}
 	defer conn.Close()
 	srv, err := s.preflight(ctx, conn)
 	if err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	s.flavor.Store(srv.flavor)
 
@@ -284,16 +284,16 @@ func (s *Source) Run(ctx context.Context, out chan<- replicator.Batch) error {
 
 	start, filter, err := s.startPosition(ctx, conn, srv, out)
 	if err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	if err := s.checkPurged(conn, srv, start); err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	conn.Close()
-	return classify(s.stream(ctx, srv, start, filter, out))
+	return replicator.Classify(s.stream(ctx, srv, start, filter, out))
 }
 
 // connect opens a query connection with the session settings the snapshot
@@ -309,7 +309,7 @@ func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 	if err != nil {
 		var me *gomysql.MyError
 		if asMyError(err, &me) && (me.Code == gomysql.ER_ACCESS_DENIED_ERROR || me.Code == gomysql.ER_DBACCESS_DENIED_ERROR) {
-			return nil, permanent(fmt.Errorf("%s@%s: %w", s.dsn.User, s.dsn.Addr, err))
+			return nil, replicator.Permanent(fmt.Errorf("%s@%s: %w", s.dsn.User, s.dsn.Addr, err))
 		}
 		return nil, fmt.Errorf("%s@%s: %w", s.dsn.User, s.dsn.Addr, err)
 	}
@@ -375,30 +375,6 @@ func (s *Source) save(ctx context.Context) error {
 	s.saved = pos
 	s.mu.Unlock()
 	return nil
-}
-
-// permanentError marks errors after which retrying cannot help.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func permanent(err error) error { return &permanentError{err} }
-
-// classify wraps err as retryable unless it is marked permanent, so that the
-// pipeline reconnects with backoff after network failures and restarts.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var p *permanentError
-	if errors.As(err, &p) {
-		return err
-	}
-	if replicator.IsRetryable(err) {
-		return err
-	}
-	return replicator.Retryable(err)
 }
 
 // asMyError finds a server error in err's chain, following both Unwrap

@@ -58,7 +58,7 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 	if s.dsn.Net == "tcp" {
 		h, p, err := net.SplitHostPort(s.dsn.Addr)
 		if err != nil {
-			return permanent(fmt.Errorf("dsn address %q: %w", s.dsn.Addr, err))
+			return replicator.Permanent(fmt.Errorf("dsn address %q: %w", s.dsn.Addr, err))
 		}
 		n, _ := strconv.ParseUint(p, 10, 16)
 		host, port = h, uint16(n)
@@ -82,11 +82,11 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 	var err error
 	if srv.gtid && start.GTID != "" {
 		if st.gtids, err = parseGTIDSet(srv.flavor, start.GTID); err != nil {
-			return permanent(fmt.Errorf("saved position: %w", err))
+			return replicator.Permanent(fmt.Errorf("saved position: %w", err))
 		}
 		set, err := gomysql.ParseGTIDSet(srv.flavor, start.GTID)
 		if err != nil {
-			return permanent(fmt.Errorf("saved position: parse GTID set %q: %w", start.GTID, err))
+			return replicator.Permanent(fmt.Errorf("saved position: parse GTID set %q: %w", start.GTID, err))
 		}
 		bs, err = syncer.StartSyncGTID(set)
 		if err != nil {
@@ -114,11 +114,11 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 				msg := strings.ToLower(me.Message)
 				switch {
 				case strings.Contains(msg, "server_id") || strings.Contains(msg, "server_uuid") || strings.Contains(msg, "server id"):
-					return permanent(fmt.Errorf("the server refused the binlog stream: %s: give this source a server_id no other replica uses", me.Message))
+					return replicator.Permanent(fmt.Errorf("the server refused the binlog stream: %s: give this source a server_id no other replica uses", me.Message))
 				case strings.Contains(msg, "purged") || strings.Contains(msg, "could not find") || strings.Contains(msg, "not found"):
 					return s.errPurged(start, "the server says: "+me.Message)
 				}
-				return permanent(fmt.Errorf("the server cannot send the binlog from position %s: %s; Tributary never skips ahead: "+
+				return replicator.Permanent(fmt.Errorf("the server cannot send the binlog from position %s: %s; Tributary never skips ahead: "+
 					"if the server's binlog was reset, delete the saved position (%s and %s) to take a fresh snapshot", start, me.Message, s.positionKey(), s.snapshotKey()))
 			}
 			return replicator.Retryable(fmt.Errorf("read binlog: %w", err))
@@ -176,7 +176,7 @@ func (st *streamer) handle(ctx context.Context, ev *replication.BinlogEvent) err
 			raw = raw[:len(raw)-replication.BinlogChecksumLength] // the checksum covers the header: not part of the schema
 		}
 		if _, err := st.schema.lookup(e, raw); err != nil {
-			return permanent(err)
+			return replicator.Permanent(err)
 		}
 	case *replication.RowsEvent:
 		return st.rows(ctx, e, h)
@@ -367,7 +367,7 @@ func (st *streamer) rows(ctx context.Context, e *replication.RowsEvent, h *repli
 			}
 		}
 	default:
-		return permanent(fmt.Errorf("unsupported rows event %s on %s.%s", h.EventType, t.db, t.name))
+		return replicator.Permanent(fmt.Errorf("unsupported rows event %s on %s.%s", h.EventType, t.db, t.name))
 	}
 	return nil
 }
@@ -375,7 +375,7 @@ func (st *streamer) rows(ctx context.Context, e *replication.RowsEvent, h *repli
 // image converts one row image to a change.Row, in table-map column order.
 func (st *streamer) image(t *table, r []any) (change.Row, error) {
 	if len(r) != len(t.cols) {
-		return nil, permanent(fmt.Errorf("row of %s.%s has %d values, its table map %d columns", t.db, t.name, len(r), len(t.cols)))
+		return nil, replicator.Permanent(fmt.Errorf("row of %s.%s has %d values, its table map %d columns", t.db, t.name, len(r), len(t.cols)))
 	}
 	buf := make([]byte, 0, 16*len(r))
 	offs := make([]int, len(r)+1)
@@ -386,7 +386,7 @@ func (st *streamer) image(t *table, r []any) (change.Row, error) {
 			continue
 		}
 		if buf, err = appendStreamValue(buf, &t.cols[i], v); err != nil {
-			return nil, permanent(fmt.Errorf("%s.%s: %w", t.db, t.name, err))
+			return nil, replicator.Permanent(fmt.Errorf("%s.%s: %w", t.db, t.name, err))
 		}
 	}
 	offs[len(r)] = len(buf)

@@ -47,24 +47,24 @@ func (s *Source) preflight(ctx context.Context, conn *pgconn.PgConn) error {
 	rows, err := query(ctx, conn, `SELECT current_setting('wal_level'), r.rolreplication OR r.rolsuper, current_user
 		FROM pg_roles r WHERE r.rolname = current_user`)
 	if err != nil {
-		return classify(fmt.Errorf("preflight: %w", err))
+		return replicator.Classify(fmt.Errorf("preflight: %w", err))
 	}
 	if len(rows) != 1 {
-		return permanent(errors.New("preflight: cannot read the current role from pg_roles"))
+		return replicator.Permanent(errors.New("preflight: cannot read the current role from pg_roles"))
 	}
 	if rows[0][0] != "logical" {
-		return permanent(fmt.Errorf("wal_level is %q, logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL", rows[0][0]))
+		return replicator.Permanent(fmt.Errorf("wal_level is %q, logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL", rows[0][0]))
 	}
 	if rows[0][1] != "t" {
-		return permanent(fmt.Errorf("role %s lacks the REPLICATION privilege: run ALTER ROLE %s WITH REPLICATION", rows[0][2], quoteIdent(rows[0][2])))
+		return replicator.Permanent(fmt.Errorf("role %s lacks the REPLICATION privilege: run ALTER ROLE %s WITH REPLICATION", rows[0][2], quoteIdent(rows[0][2])))
 	}
 	for _, t := range s.cfg.Tables {
 		rows, err := query(ctx, conn, "SELECT to_regclass("+quoteLiteral(quoteTable(t))+") IS NOT NULL")
 		if err != nil {
-			return classify(fmt.Errorf("preflight: table %s: %w", t, err))
+			return replicator.Classify(fmt.Errorf("preflight: table %s: %w", t, err))
 		}
 		if len(rows) != 1 || rows[0][0] != "t" {
-			return permanent(fmt.Errorf("table %s does not exist", t))
+			return replicator.Permanent(fmt.Errorf("table %s does not exist", t))
 		}
 	}
 	return nil
@@ -162,7 +162,7 @@ func (s *Source) prepareSlot(ctx context.Context, meta, repl *pgconn.PgConn, out
 	exists := len(rows) == 1
 	if exists {
 		if rows[0][0] != "pgoutput" || rows[0][1] != "t" {
-			return permanent(fmt.Errorf("slot %s exists but is not a pgoutput slot of this database: drop it or configure another slot", s.cfg.Slot))
+			return replicator.Permanent(fmt.Errorf("slot %s exists but is not a pgoutput slot of this database: drop it or configure another slot", s.cfg.Slot))
 		}
 		if lsn, err := pglogrepl.ParseLSN(rows[0][2]); err == nil {
 			s.Confirm(positionLSN(uint64(lsn)))

@@ -208,22 +208,22 @@ func (s *Source) Run(ctx context.Context, out chan<- replicator.Batch) error {
 	}
 	meta, err := s.connect(ctx, false)
 	if err != nil {
-		return classify(fmt.Errorf("connect: %w", err))
+		return replicator.Classify(fmt.Errorf("connect: %w", err))
 	}
 	defer meta.Close(context.Background())
 	if err := s.preflight(ctx, meta); err != nil {
 		return err
 	}
 	if err := s.ensurePublication(ctx, meta); err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	repl, err := s.connect(ctx, true)
 	if err != nil {
-		return classify(fmt.Errorf("open replication connection: %w", err))
+		return replicator.Classify(fmt.Errorf("open replication connection: %w", err))
 	}
 	defer repl.Close(context.Background())
 	if err := s.prepareSlot(ctx, meta, repl, out); err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	return s.stream(ctx, meta, repl, out)
 }
@@ -233,7 +233,7 @@ func (s *Source) Run(ctx context.Context, out chan<- replicator.Batch) error {
 func (s *Source) connect(ctx context.Context, replication bool) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(s.cfg.DSN)
 	if err != nil {
-		return nil, permanent(fmt.Errorf("parse dsn: %w", err))
+		return nil, replicator.Permanent(fmt.Errorf("parse dsn: %w", err))
 	}
 	for k, v := range pgvalue.SessionParams() {
 		cfg.RuntimeParams[k] = v
@@ -248,35 +248,14 @@ func (s *Source) connect(ctx context.Context, replication bool) (*pgconn.PgConn,
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && replication && pgErr.Code == "42501" {
-			return nil, permanent(fmt.Errorf("role lacks the REPLICATION privilege (ALTER ROLE ... WITH REPLICATION): %w", err))
+			return nil, replicator.Permanent(fmt.Errorf("role lacks the REPLICATION privilege (ALTER ROLE ... WITH REPLICATION): %w", err))
 		}
 		if errors.As(err, &pgErr) && (pgErr.Code == "28000" || pgErr.Code == "28P01" || pgErr.Code == "3D000") {
-			return nil, permanent(err)
+			return nil, replicator.Permanent(err)
 		}
 		return nil, err
 	}
 	return conn, nil
-}
-
-// permanentError marks errors after which retrying cannot help.
-type permanentError struct{ err error }
-
-func (e *permanentError) Error() string { return e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
-func permanent(err error) error { return &permanentError{err} }
-
-// classify wraps err as retryable unless it is marked permanent, so that the
-// pipeline reconnects with backoff after network failures and server restarts.
-func classify(err error) error {
-	if err == nil {
-		return nil
-	}
-	var p *permanentError
-	if errors.As(err, &p) {
-		return err
-	}
-	return replicator.Retryable(err)
 }
 
 func splitTable(t string) (schema, table string, ok bool) {

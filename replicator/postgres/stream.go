@@ -69,11 +69,11 @@ type tableCount struct {
 func (s *Source) stream(ctx context.Context, meta, repl *pgconn.PgConn, out chan<- replicator.Batch) error {
 	db, err := currentDatabase(ctx, meta)
 	if err != nil {
-		return classify(err)
+		return replicator.Classify(err)
 	}
 	args := []string{"proto_version '1'", "publication_names " + quoteLiteral(s.cfg.Publication)}
 	if err := pglogrepl.StartReplication(ctx, repl, s.cfg.Slot, 0, pglogrepl.StartReplicationOptions{Mode: pglogrepl.LogicalReplication, PluginArgs: args}); err != nil {
-		return classify(fmt.Errorf("start replication on slot %s: %w", s.cfg.Slot, err))
+		return replicator.Classify(fmt.Errorf("start replication on slot %s: %w", s.cfg.Slot, err))
 	}
 	s.state.Store("streaming")
 	s.log.Info("streaming", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "confirmed_lsn", change.FormatLSN(s.confirmed.Load()))
@@ -86,7 +86,7 @@ func (s *Source) stream(ctx context.Context, meta, repl *pgconn.PgConn, out chan
 		// it could drop changes, so it is not used.
 		rows, err := query(ctx, meta, "SELECT pg_current_wal_lsn()::text")
 		if err != nil || len(rows) != 1 {
-			return classify(fmt.Errorf("read the current WAL position: %w", err))
+			return replicator.Classify(fmt.Errorf("read the current WAL position: %w", err))
 		}
 		if cur, err := pglogrepl.ParseLSN(rows[0][0]); err == nil && st.resumeLSN > uint64(cur) {
 			s.log.Warn("the last stored event is ahead of the server's WAL; not skipping by it", "stored_lsn", change.FormatLSN(st.resumeLSN), "wal_lsn", rows[0][0])
@@ -157,7 +157,7 @@ func (st *streamer) run(ctx context.Context) error {
 				}
 			}
 		case *pgproto3.ErrorResponse:
-			return classify(fmt.Errorf("slot %s: %w", s.cfg.Slot, pgconn.ErrorResponseToPgError(m)))
+			return replicator.Classify(fmt.Errorf("slot %s: %w", s.cfg.Slot, pgconn.ErrorResponseToPgError(m)))
 		case *pgproto3.CopyDone:
 			return replicator.Retryable(fmt.Errorf("slot %s: server ended the replication stream", s.cfg.Slot))
 		}
@@ -312,7 +312,7 @@ func (st *streamer) relation(ctx context.Context, r *reader) error {
 		return replicator.Retryable(fmt.Errorf("decode relation message: %w", r.err))
 	}
 	if err := st.s.types.Load(ctx, st.meta, oids...); err != nil {
-		return classify(fmt.Errorf("load types of %s.%s: %w", rel.namespace, rel.name, err))
+		return replicator.Classify(fmt.Errorf("load types of %s.%s: %w", rel.namespace, rel.name, err))
 	}
 	for i := range rel.cols {
 		rel.cols[i].typ = st.s.types.Lookup(rel.cols[i].oid)
