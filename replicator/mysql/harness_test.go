@@ -2,8 +2,6 @@ package mysql
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,100 +9,16 @@ import (
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
-// collectSink is an in-process replicator.Sink that keeps every event it is
-// given. Acks can be held back to act like a paused sink.
-type collectSink struct {
-	mu      sync.Mutex
-	events  []*change.Event
-	seqs    []uint64
-	paused  atomic.Bool
-	block   atomic.Bool   // Write waits while set: the pipeline stops reading
-	limit   atomic.Uint64 // when > 0, nothing after this seq becomes durable
-	durable atomic.Uint64
-	last    atomic.Uint64
-}
-
-func (c *collectSink) Name() string { return "collect" }
-
-func (c *collectSink) Write(_ context.Context, seq uint64, ev *change.Event) error {
-	for c.block.Load() {
-		time.Sleep(5 * time.Millisecond)
-	}
-	c.mu.Lock()
-	c.events = append(c.events, ev)
-	c.seqs = append(c.seqs, seq)
-	c.mu.Unlock()
-	c.last.Store(seq)
-	return nil
-}
-
-func (c *collectSink) Durable() uint64 {
-	if !c.paused.Load() {
-		d := c.last.Load()
-		if l := c.limit.Load(); l > 0 && d > l {
-			d = l
-		}
-		c.durable.Store(d)
-	}
-	return c.durable.Load()
-}
-
-// durableEvents returns the events that became durable.
-func (c *collectSink) durableEvents() []*change.Event {
-	d := c.Durable()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []*change.Event
-	for i, ev := range c.events {
-		if c.seqs[i] <= d {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-func (c *collectSink) Flush(ctx context.Context) error {
-	for c.Durable() < c.last.Load() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-func (c *collectSink) Close(context.Context) error { return nil }
-
-func (c *collectSink) all() []*change.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*change.Event(nil), c.events...)
-}
-
-func (c *collectSink) count() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.events)
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// field and rowString keep the names these tests use for the shared helpers.
+var field, rowString = replicatortest.Field, replicatortest.RowString
 
 // running is a source pipeline running in the background of a test.
 type running struct {
 	src    *Source
-	sink   *collectSink
+	sink   *replicatortest.CollectSink
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
@@ -145,7 +59,7 @@ func testConfig(t *testing.T, m *testenv.MySQL, tables ...string) Config {
 		SaveInterval: 20 * time.Millisecond}
 }
 
-func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
+func startSource(t *testing.T, cfg Config, sink *replicatortest.CollectSink) *running {
 	t.Helper()
 	src, err := New(cfg)
 	if err != nil {
@@ -168,7 +82,7 @@ func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
 
 func waitStreaming(t *testing.T, src *Source) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "source streaming", func() bool { return src.Status().State == "streaming" })
+	replicatortest.WaitFor(t, 60*time.Second, "source streaming", func() bool { return src.Status().State == "streaming" })
 }
 
 // headGTID returns the server's gtid_binlog_pos.
@@ -194,29 +108,10 @@ func query1(t testing.TB, c *client.Conn, q string) string {
 func waitCaughtUp(t *testing.T, m *testenv.MySQL, src *Source) {
 	t.Helper()
 	want := headGTID(t, m)
-	waitFor(t, 60*time.Second, "position "+want+" confirmed", func() bool {
+	replicatortest.WaitFor(t, 60*time.Second, "position "+want+" confirmed", func() bool {
 		st := src.Status()
 		return st.GTID == want && st.Pending == 0
 	})
-}
-
-func field(t *testing.T, r change.Row, name string) string {
-	t.Helper()
-	v, ok := r.Get(name)
-	if !ok {
-		t.Fatalf("row %s has no column %s", rowString(r), name)
-	}
-	if v == nil {
-		return "null"
-	}
-	return string(v)
-}
-
-func rowString(r change.Row) string {
-	if r == nil {
-		return "null"
-	}
-	return string(change.Marshal(&change.Event{Op: change.OpCreate, After: r}))
 }
 
 // replay applies events to a table image keyed by the "id" column and
@@ -255,7 +150,7 @@ func replay(t *testing.T, img map[string]string, evs []*change.Event) {
 // source's own encoding: it runs a one-off snapshot into a fresh sink.
 func tableImage(t *testing.T, m *testenv.MySQL, table string) map[string]string {
 	t.Helper()
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	cfg := testConfig(t, m, table)
 	cfg.Name = "image"
 	cfg.ServerID = 4343
@@ -263,7 +158,7 @@ func tableImage(t *testing.T, m *testenv.MySQL, table string) map[string]string 
 	waitStreaming(t, r.src)
 	r.stop(t)
 	img := map[string]string{}
-	replay(t, img, sink.all())
+	replay(t, img, sink.Snapshot())
 	return img
 }
 

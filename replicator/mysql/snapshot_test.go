@@ -10,6 +10,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
 const ledgerDDL = `CREATE DATABASE IF NOT EXISTS shop;
@@ -68,7 +69,7 @@ func TestSnapshotHandoffUnderWrites(t *testing.T) {
 	m.Exec(t, fmt.Sprintf(ledgerDDL, 20000))
 	w := startWriter(t, m, 20000)
 	time.Sleep(200 * time.Millisecond)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	cfg := testConfig(t, m, "shop.ledger")
 	cfg.ChunkSize = 500
 	r := startSource(t, cfg, sink)
@@ -77,7 +78,7 @@ func TestSnapshotHandoffUnderWrites(t *testing.T) {
 	w.halt()
 	waitCaughtUp(t, m, r.src)
 	r.stop(t)
-	evs := sink.all()
+	evs := sink.Snapshot()
 	reads := 0
 	for _, ev := range evs {
 		if ev.Op == change.OpRead {
@@ -99,12 +100,12 @@ func TestSnapshotHandoffUnderWrites(t *testing.T) {
 func TestSnapshotResume(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, fmt.Sprintf(ledgerDDL, 10000))
-	sink1 := &collectSink{}
-	sink1.limit.Store(3000) // six chunks of 500 become durable
+	sink1 := &replicatortest.CollectSink{}
+	sink1.Limit.Store(3000) // six chunks of 500 become durable
 	cfg := testConfig(t, m, "shop.ledger")
 	cfg.ChunkSize = 500
 	r1 := startSource(t, cfg, sink1)
-	waitFor(t, 30*time.Second, "4000 events written", func() bool { return sink1.count() >= 4000 })
+	replicatortest.WaitFor(t, 30*time.Second, "4000 events written", func() bool { return sink1.Count() >= 4000 })
 	r1.cancel()
 	<-r1.done
 	// Changes between the two runs, on both sides of the resume key 3000:
@@ -112,14 +113,14 @@ func TestSnapshotResume(t *testing.T) {
 	m.ExecDB(t, "shop", `UPDATE ledger SET v = 100 WHERE id = 100; UPDATE ledger SET v = 9000 WHERE id = 9000;
 		DELETE FROM ledger WHERE id IN (200, 9500); INSERT INTO ledger VALUES (20001, 1, 'between');
 		UPDATE ledger SET id = 20002 WHERE id = 300; UPDATE ledger SET id = 0 WHERE id = 9200`)
-	sink2 := &collectSink{}
+	sink2 := &replicatortest.CollectSink{}
 	r2 := startSource(t, cfg, sink2)
 	waitStreaming(t, r2.src)
 	m.ExecDB(t, "shop", `UPDATE ledger SET v = 7 WHERE id IN (1, 5000, 20002, 0)`)
 	waitCaughtUp(t, m, r2.src)
 	r2.stop(t)
 
-	first, second := sink1.durableEvents(), sink2.all()
+	first, second := sink1.DurableEvents(), sink2.Snapshot()
 	if len(first) != 3000 {
 		t.Fatalf("first run: %d durable events, want 3000", len(first))
 	}
@@ -158,12 +159,12 @@ func TestSnapshotResume(t *testing.T) {
 func TestSnapshotRetryInProcess(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, fmt.Sprintf(ledgerDDL, 50000))
-	sink := &collectSink{}
-	sink.block.Store(true)
+	sink := &replicatortest.CollectSink{}
+	sink.Block.Store(true)
 	cfg := testConfig(t, m, "shop.ledger")
 	cfg.ChunkSize = 500
 	r := startSource(t, cfg, sink)
-	waitFor(t, 30*time.Second, "part of the snapshot handed over", func() bool { return r.src.Status().Events >= 5000 })
+	replicatortest.WaitFor(t, 30*time.Second, "part of the snapshot handed over", func() bool { return r.src.Status().Events >= 5000 })
 	time.Sleep(300 * time.Millisecond)
 	c := m.Conn(t, "shop")
 	res, err := c.Execute("SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER = 'root'")
@@ -175,12 +176,12 @@ func TestSnapshotRetryInProcess(t *testing.T) {
 		_, _ = c.Execute(fmt.Sprintf("KILL %d", id))
 	}
 	m.ExecDB(t, "shop", "UPDATE ledger SET v = 1 WHERE id IN (1, 49000); DELETE FROM ledger WHERE id = 2; INSERT INTO ledger VALUES (60000, 6, 'x')")
-	sink.block.Store(false)
+	sink.Block.Store(false)
 	waitCaughtUp(t, m, r.src)
 	st := r.src.Status()
 	r.stop(t)
 	img := map[string]string{}
-	replay(t, img, sink.all())
+	replay(t, img, sink.Snapshot())
 	sameImage(t, img, tableImage(t, m, "shop.ledger"))
 	snap, err := r.src.loadSnapState(context.Background())
 	if err != nil || snap == nil || len(snap.Runs) != 2 || st.Reconnects < 1 {

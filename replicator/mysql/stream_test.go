@@ -9,6 +9,7 @@ import (
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
 func colNames(r change.Row) string {
@@ -26,7 +27,7 @@ func colNames(r change.Row) string {
 func TestDDLMidStream(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b VARCHAR(10))")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	cfg := testConfig(t, m, "shop.t")
 	r := startSource(t, cfg, sink)
 	waitStreaming(t, r.src)
@@ -45,7 +46,7 @@ func TestDDLMidStream(t *testing.T) {
 	waitCaughtUp(t, m, r.src)
 	r.stop(t)
 	var got []string
-	for _, ev := range sink.all() {
+	for _, ev := range sink.Snapshot() {
 		row := ev.After
 		if row == nil {
 			row = ev.Before
@@ -56,18 +57,18 @@ func TestDDLMidStream(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v, want %v", got, want)
 	}
-	if tr := sink.all()[5]; tr.Source.Table != "t" || tr.Source.DB != "shop" || !tr.TxEnd {
+	if tr := sink.Snapshot()[5]; tr.Source.Table != "t" || tr.Source.DB != "shop" || !tr.TxEnd {
 		t.Errorf("truncate event %+v", tr.Source)
 	}
 
 	// Rows written before an ALTER, read after it.
 	m.ExecDB(t, "shop", `INSERT INTO t VALUES (7, 'old', 3); ALTER TABLE t ADD COLUMN d DATE; INSERT INTO t VALUES (8, 'new', 4, '2024-01-02')`)
-	sink2 := &collectSink{}
+	sink2 := &replicatortest.CollectSink{}
 	r2 := startSource(t, cfg, sink2)
 	waitStreaming(t, r2.src)
 	waitCaughtUp(t, m, r2.src)
 	r2.stop(t)
-	evs := sink2.all()
+	evs := sink2.Snapshot()
 	if len(evs) != 2 || colNames(evs[0].After) != "id,b,c" || colNames(evs[1].After) != "id,b,c,d" || field(t, evs[1].After, "d") != `"2024-01-02"` {
 		for _, ev := range evs {
 			t.Logf("%s", change.Marshal(ev))
@@ -81,7 +82,7 @@ func TestDDLMidStream(t *testing.T) {
 func TestBinlogRotation(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	cfg := testConfig(t, m, "shop.t")
 	r := startSource(t, cfg, sink)
 	waitStreaming(t, r.src)
@@ -93,7 +94,7 @@ func TestBinlogRotation(t *testing.T) {
 	waitStreaming(t, r.src)
 	waitCaughtUp(t, m, r.src)
 	r.stop(t)
-	evs := sink.all()
+	evs := sink.Snapshot()
 	if len(evs) != 4 {
 		t.Fatalf("%d events, want 4", len(evs))
 	}
@@ -117,7 +118,7 @@ func TestBinlogRotation(t *testing.T) {
 func TestPurgedBinlog(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY)")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	cfg := testConfig(t, m, "shop.t")
 	r := startSource(t, cfg, sink)
 	waitStreaming(t, r.src)
@@ -127,7 +128,7 @@ func TestPurgedBinlog(t *testing.T) {
 	r.stop(t)
 	m.ExecDB(t, "shop", "FLUSH BINARY LOGS; INSERT INTO t VALUES (2); FLUSH BINARY LOGS; INSERT INTO t VALUES (3)")
 	purgeTo(t, m)
-	r = startSource(t, cfg, &collectSink{})
+	r = startSource(t, cfg, &replicatortest.CollectSink{})
 	err := r.wait(t)
 	if err == nil || replicator.IsRetryable(err) {
 		t.Fatalf("pipeline error %v, want a permanent error", err)
@@ -137,7 +138,7 @@ func TestPurgedBinlog(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if n := r.sink.count(); n != 0 {
+	if n := r.sink.Count(); n != 0 {
 		t.Errorf("%d events emitted after the purge", n)
 	}
 }
@@ -152,7 +153,7 @@ func purgeTo(t *testing.T, m *testenv.MySQL) {
 		t.Fatal(err)
 	}
 	cur, _ := r.GetString(0, 0)
-	waitFor(t, 30*time.Second, "binlogs purged", func() bool {
+	replicatortest.WaitFor(t, 30*time.Second, "binlogs purged", func() bool {
 		if _, err := c.Execute("PURGE BINARY LOGS TO '" + cur + "'"); err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +166,7 @@ func purgeTo(t *testing.T, m *testenv.MySQL) {
 func TestServerRestart(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, testConfig(t, m, "shop.t"), sink)
 	waitStreaming(t, r.src)
 	m.ExecDB(t, "shop", "INSERT INTO t VALUES (1, 1), (2, 2)")
@@ -190,10 +191,10 @@ func TestServerRestart(t *testing.T) {
 	st := r.src.Status()
 	r.stop(t)
 	img := map[string]string{}
-	replay(t, img, sink.all())
+	replay(t, img, sink.Snapshot())
 	sameImage(t, img, tableImage(t, m, "shop.t"))
-	if len(sink.all()) != 5 || st.Reconnects < 2 {
-		t.Errorf("%d events (want 5), %d reconnects (want >= 2)", len(sink.all()), st.Reconnects)
+	if len(sink.Snapshot()) != 5 || st.Reconnects < 2 {
+		t.Errorf("%d events (want 5), %d reconnects (want >= 2)", len(sink.Snapshot()), st.Reconnects)
 	}
 }
 
@@ -203,7 +204,7 @@ func TestPreflight(t *testing.T) {
 	m.Exec(t, `CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY);
 		CREATE USER 'weak'@'%' IDENTIFIED BY 'pw'; GRANT SELECT ON shop.t TO 'weak'@'%'`)
 	run := func(cfg Config) error {
-		r := startSource(t, cfg, &collectSink{})
+		r := startSource(t, cfg, &replicatortest.CollectSink{})
 		return r.wait(t)
 	}
 	cfg := testConfig(t, m, "shop.t", "shop.missing")
@@ -241,7 +242,7 @@ func TestPreflight(t *testing.T) {
 func TestPositionSavedOnlyAfterConfirm(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY); CREATE TABLE shop.other (id INT PRIMARY KEY)")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, testConfig(t, m, "shop.t"), sink)
 	waitStreaming(t, r.src)
 	waitCaughtUp(t, m, r.src)
@@ -249,9 +250,9 @@ func TestPositionSavedOnlyAfterConfirm(t *testing.T) {
 	if err != nil || before.GTID != headGTID(t, m) {
 		t.Fatalf("saved position %v (%v), want the head %s", before, err, headGTID(t, m))
 	}
-	sink.paused.Store(true)
+	sink.Paused.Store(true)
 	m.ExecDB(t, "shop", "INSERT INTO t VALUES (1)")
-	waitFor(t, 10*time.Second, "the insert handed over", func() bool { return sink.count() == 1 })
+	replicatortest.WaitFor(t, 10*time.Second, "the insert handed over", func() bool { return sink.Count() == 1 })
 	m.ExecDB(t, "shop", "INSERT INTO other VALUES (1); INSERT INTO other VALUES (2)")
 	time.Sleep(400 * time.Millisecond)
 	if got, _ := r.src.loadPosition(context.Background()); got != before {
@@ -260,16 +261,16 @@ func TestPositionSavedOnlyAfterConfirm(t *testing.T) {
 	if st := r.src.Status(); st.Pending != 1 || st.GTID != before.GTID {
 		t.Fatalf("status %+v, want 1 pending at %s", st, before.GTID)
 	}
-	sink.paused.Store(false)
+	sink.Paused.Store(false)
 	waitCaughtUp(t, m, r.src)
 	m.ExecDB(t, "shop", "INSERT INTO other VALUES (3)")
 	waitCaughtUp(t, m, r.src)
-	waitFor(t, 5*time.Second, "the head saved", func() bool {
+	replicatortest.WaitFor(t, 5*time.Second, "the head saved", func() bool {
 		got, _ := r.src.loadPosition(context.Background())
 		return got.GTID == headGTID(t, m)
 	})
 	r.stop(t)
-	if n := sink.count(); n != 1 {
+	if n := sink.Count(); n != 1 {
 		t.Errorf("%d events, want 1", n)
 	}
 }
@@ -280,12 +281,12 @@ func TestPositionSavedOnlyAfterConfirm(t *testing.T) {
 func TestReconnectMidTransaction(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT)")
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, testConfig(t, m, "shop.t"), sink)
 	waitStreaming(t, r.src)
-	sink.block.Store(true)
+	sink.Block.Store(true)
 	m.ExecDB(t, "shop", "SET SESSION max_recursive_iterations = 1000000; INSERT INTO t WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < 100000) SELECT n, n FROM s")
-	waitFor(t, 30*time.Second, "the source to hand over part of the transaction", func() bool {
+	replicatortest.WaitFor(t, 30*time.Second, "the source to hand over part of the transaction", func() bool {
 		return r.src.Status().Events >= 2048
 	})
 	time.Sleep(300 * time.Millisecond)
@@ -298,11 +299,11 @@ func TestReconnectMidTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	handed := r.src.Status().Events
-	sink.block.Store(false)
+	sink.Block.Store(false)
 	waitCaughtUp(t, m, r.src)
 	st := r.src.Status()
 	r.stop(t)
-	evs := sink.all()
+	evs := sink.Snapshot()
 	seen := map[string]bool{}
 	for i, ev := range evs {
 		if seen[ev.ID] {

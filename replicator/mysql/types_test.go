@@ -7,6 +7,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
 const typesDDL = `CREATE DATABASE IF NOT EXISTS shop;
@@ -60,7 +61,7 @@ func TestEveryType(t *testing.T) {
 	m := testenv.MariaDB(t)
 	m.Exec(t, typesDDL)
 	m.ExecDB(t, "shop", "SET SESSION sql_mode = ''; SET SESSION time_zone = '+00:00'; INSERT INTO types VALUES "+typesValues)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, testConfig(t, m, "shop.types"), sink)
 	waitStreaming(t, r.src)
 	// The same row with another key, and one of NULLs; then an update and a delete.
@@ -70,7 +71,7 @@ func TestEveryType(t *testing.T) {
 	waitCaughtUp(t, m, r.src)
 	r.stop(t)
 
-	evs := sink.all()
+	evs := sink.Snapshot()
 	if len(evs) != 5 {
 		t.Fatalf("%d events, want 5 (r, c, c, u, d)", len(evs))
 	}

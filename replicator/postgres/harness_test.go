@@ -3,98 +3,21 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
-// collectSink is an in-process replicator.Sink that keeps every event it is
-// given. Acks can be held back to act like a slow or paused sink.
-type collectSink struct {
-	mu      sync.Mutex
-	events  []*change.Event
-	seqs    []uint64
-	paused  atomic.Bool
-	durable atomic.Uint64
-	last    atomic.Uint64
-	purged  atomic.Int32
-}
-
-func (c *collectSink) Name() string { return "collect" }
-
-func (c *collectSink) Write(_ context.Context, seq uint64, ev *change.Event) error {
-	c.mu.Lock()
-	c.events = append(c.events, ev)
-	c.seqs = append(c.seqs, seq)
-	c.mu.Unlock()
-	c.last.Store(seq)
-	if !c.paused.Load() {
-		c.durable.Store(seq)
-	}
-	return nil
-}
-
-func (c *collectSink) Durable() uint64 {
-	if !c.paused.Load() {
-		c.durable.Store(c.last.Load())
-	}
-	return c.durable.Load()
-}
-
-func (c *collectSink) Flush(ctx context.Context) error {
-	for c.Durable() < c.last.Load() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-func (c *collectSink) Close(context.Context) error { return nil }
-
-func (c *collectSink) PurgeSource(_ context.Context, source string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	kept := c.events[:0]
-	for _, ev := range c.events {
-		if ev.Source.Name != source {
-			kept = append(kept, ev)
-		}
-	}
-	c.events = kept
-	c.purged.Add(1)
-	return nil
-}
-
-func (c *collectSink) snapshot() []*change.Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*change.Event(nil), c.events...)
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// field and rowString keep the names these tests use for the shared helpers.
+var field, rowString = replicatortest.Field, replicatortest.RowString
 
 // running is a source pipeline running in the background of a test.
 type running struct {
 	src    *Source
-	sink   *collectSink
+	sink   *replicatortest.CollectSink
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the pipeline returned
 	err    error
@@ -113,13 +36,13 @@ func (r *running) stop(t *testing.T) {
 	}
 }
 
-func startSource(t *testing.T, cfg Config, sink *collectSink) *running {
+func startSource(t *testing.T, cfg Config, sink *replicatortest.CollectSink) *running {
 	return startSourceAfter(t, cfg, sink, "")
 }
 
 // startSourceAfter is startSource with the source told that the sinks hold
 // everything up to the event resumeAfter.
-func startSourceAfter(t *testing.T, cfg Config, sink *collectSink, resumeAfter string) *running {
+func startSourceAfter(t *testing.T, cfg Config, sink *replicatortest.CollectSink, resumeAfter string) *running {
 	t.Helper()
 	if cfg.State == nil {
 		st, err := replicator.NewDirStore(t.TempDir())
@@ -155,7 +78,7 @@ func startSourceAfter(t *testing.T, cfg Config, sink *collectSink, resumeAfter s
 
 func waitStreaming(t *testing.T, src *Source) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "source streaming", func() bool { return src.Status().State == "streaming" })
+	replicatortest.WaitFor(t, 60*time.Second, "source streaming", func() bool { return src.Status().State == "streaming" })
 }
 
 // scalar runs a one-value query.
@@ -167,25 +90,6 @@ func scalar(t *testing.T, pg *testenv.PG, sql string) string {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return fmt.Sprint(v)
-}
-
-func field(t *testing.T, r change.Row, name string) string {
-	t.Helper()
-	v, ok := r.Get(name)
-	if !ok {
-		t.Fatalf("row %s has no column %s", rowString(r), name)
-	}
-	if v == nil {
-		return "null"
-	}
-	return string(v)
-}
-
-func rowString(r change.Row) string {
-	if r == nil {
-		return "null"
-	}
-	return string(change.Marshal(&change.Event{Op: change.OpCreate, After: r}))
 }
 
 func newTestState(t *testing.T) (*replicator.DirStore, error) {

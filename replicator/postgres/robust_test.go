@@ -9,6 +9,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
 // An idle source (nothing for it in the WAL) still advances its slot, so it
@@ -17,7 +18,7 @@ import (
 func TestIdleSlotAdvancesAndPausedSinkSurvives(t *testing.T) {
 	pg := testenv.PostgresWith(t, testenv.PGOptions{Settings: map[string]string{"wal_sender_timeout": "2s"}})
 	pg.Exec(t, `CREATE TABLE public.watched (id int PRIMARY KEY); CREATE TABLE public.noise (id serial PRIMARY KEY, v text)`)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, Config{DSN: pg.DSN("postgres"), Tables: []string{"public.watched"}, Snapshot: true}, sink)
 	waitStreaming(t, r.src)
 
@@ -29,15 +30,15 @@ func TestIdleSlotAdvancesAndPausedSinkSurvives(t *testing.T) {
 	slotLSN := func() uint64 {
 		return parseLSN(t, scalar(t, pg, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'tributary_shop'"))
 	}
-	waitFor(t, 20*time.Second, "idle slot to follow the WAL end", func() bool { return slotLSN() >= walNow })
+	replicatortest.WaitFor(t, 20*time.Second, "idle slot to follow the WAL end", func() bool { return slotLSN() >= walNow })
 
 	// Pause the sink: the change is delivered but never acknowledged.
-	sink.paused.Store(true)
+	sink.Paused.Store(true)
 	pg.Exec(t, `INSERT INTO watched VALUES (1)`)
-	waitFor(t, 10*time.Second, "event delivered", func() bool { return len(sink.snapshot()) == 1 })
+	replicatortest.WaitFor(t, 10*time.Second, "event delivered", func() bool { return len(sink.Snapshot()) == 1 })
 	held := slotLSN()
 	time.Sleep(5 * time.Second) // > 2 x wal_sender_timeout
-	if got := slotLSN(); got > sink.snapshot()[0].Position.LSN || got < held {
+	if got := slotLSN(); got > sink.Snapshot()[0].Position.LSN || got < held {
 		t.Fatalf("slot moved while the sink held the event: %s -> %s", change.FormatLSN(held), change.FormatLSN(got))
 	}
 	if n := r.src.stats.Reconnects.Load(); n != 0 {
@@ -47,9 +48,9 @@ func TestIdleSlotAdvancesAndPausedSinkSurvives(t *testing.T) {
 	if pid == "" || pid == "<nil>" {
 		t.Fatal("slot not active while the sink was paused")
 	}
-	sink.paused.Store(false)
-	end := sink.snapshot()[0].Position.LSN
-	waitFor(t, 10*time.Second, "slot to confirm the event", func() bool { return slotLSN() >= end })
+	sink.Paused.Store(false)
+	end := sink.Snapshot()[0].Position.LSN
+	replicatortest.WaitFor(t, 10*time.Second, "slot to confirm the event", func() bool { return slotLSN() >= end })
 	if pid2 := scalar(t, pg, "SELECT active_pid::text FROM pg_replication_slots WHERE slot_name = 'tributary_shop'"); pid2 != pid {
 		t.Fatalf("walsender changed from %s to %s: the connection was dropped", pid, pid2)
 	}
@@ -60,11 +61,11 @@ func TestIdleSlotAdvancesAndPausedSinkSurvives(t *testing.T) {
 func TestReconnectAfterPostgresRestart(t *testing.T) {
 	pg := testenv.Postgres(t)
 	pg.Exec(t, `CREATE TABLE public.t (id int PRIMARY KEY)`)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, Config{DSN: pg.DSN("postgres"), Tables: []string{"public.t"}, Snapshot: true}, sink)
 	waitStreaming(t, r.src)
 	pg.Exec(t, `INSERT INTO t SELECT generate_series(1, 100)`)
-	waitFor(t, 10*time.Second, "first 100", func() bool { return len(sink.snapshot()) == 100 })
+	replicatortest.WaitFor(t, 10*time.Second, "first 100", func() bool { return len(sink.Snapshot()) == 100 })
 	// A clean restart: PostgreSQL's fast shutdown waits until the client
 	// has confirmed everything sent, which it does.
 	ctx := context.Background()
@@ -76,22 +77,22 @@ func TestReconnectAfterPostgresRestart(t *testing.T) {
 	}
 	// A crash while the sink holds acks: the replay after the restart
 	// includes delivered but unconfirmed transactions, which are skipped.
-	sink.paused.Store(true)
+	sink.Paused.Store(true)
 	pg.Exec(t, `INSERT INTO t SELECT generate_series(101, 150)`)
-	waitFor(t, 30*time.Second, "150", func() bool { return len(sink.snapshot()) == 150 })
+	replicatortest.WaitFor(t, 30*time.Second, "150", func() bool { return len(sink.Snapshot()) == 150 })
 	if err := pg.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	if err := pg.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	sink.paused.Store(false)
+	sink.Paused.Store(false)
 	for i := 151; i <= 200; i++ {
 		pg.Exec(t, `INSERT INTO t VALUES ($1)`, i)
 	}
-	waitFor(t, 30*time.Second, "200 events", func() bool { return len(sink.snapshot()) >= 200 })
+	replicatortest.WaitFor(t, 30*time.Second, "200 events", func() bool { return len(sink.Snapshot()) >= 200 })
 	time.Sleep(300 * time.Millisecond)
-	evs := sink.snapshot()
+	evs := sink.Snapshot()
 	if len(evs) != 200 {
 		t.Fatalf("got %d events, want 200", len(evs))
 	}
@@ -120,7 +121,7 @@ func TestToastAndRelationChanges(t *testing.T) {
 		ALTER TABLE public.full_doc REPLICA IDENTITY FULL;
 		ALTER TABLE public.doc ALTER COLUMN body SET STORAGE EXTERNAL;
 		ALTER TABLE public.full_doc ALTER COLUMN body SET STORAGE EXTERNAL`)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, Config{DSN: pg.DSN("postgres"), Tables: []string{"public.doc", "public.full_doc"}, Snapshot: true}, sink)
 	waitStreaming(t, r.src)
 	big := strings.Repeat("0123456789abcdef", 1000)
@@ -133,8 +134,8 @@ func TestToastAndRelationChanges(t *testing.T) {
 	pg.Exec(t, `INSERT INTO doc (id, body, n) VALUES (2, 'small', 2)`)
 	pg.Exec(t, `ALTER TABLE doc DROP COLUMN n; ALTER TABLE doc ALTER COLUMN extra TYPE text`)
 	pg.Exec(t, `INSERT INTO doc (id, body, extra) VALUES (3, 'small', 'seven')`)
-	waitFor(t, 20*time.Second, "6 events", func() bool { return len(sink.snapshot()) >= 6 })
-	evs := sink.snapshot()
+	replicatortest.WaitFor(t, 20*time.Second, "6 events", func() bool { return len(sink.Snapshot()) >= 6 })
+	evs := sink.Snapshot()
 	upd, updFull := evs[2], evs[3]
 	if upd.Op != change.OpUpdate || upd.Source.Table != "doc" {
 		t.Fatalf("event 2 is %c on %s", upd.Op, upd.Source.Table)
@@ -200,26 +201,26 @@ func TestResumeAfterLastStoredEvent(t *testing.T) {
 	pg.Exec(t, `CREATE TABLE public.t (id int PRIMARY KEY)`)
 	st, _ := newTestState(t)
 	cfg := Config{DSN: pg.DSN("postgres"), Tables: []string{"public.t"}, Snapshot: true, State: st}
-	first := &collectSink{}
-	first.paused.Store(true) // nothing is confirmed: the restart replays all
+	first := &replicatortest.CollectSink{}
+	first.Paused.Store(true) // nothing is confirmed: the restart replays all
 	r := startSource(t, cfg, first)
 	waitStreaming(t, r.src)
 	for i := 0; i < 3; i++ {
 		pg.Exec(t, `INSERT INTO t VALUES ($1), ($2)`, 2*i+1, 2*i+2)
 	}
-	waitFor(t, 10*time.Second, "6 events", func() bool { return len(first.snapshot()) == 6 })
+	replicatortest.WaitFor(t, 10*time.Second, "6 events", func() bool { return len(first.Snapshot()) == 6 })
 	r.cancel()
 	<-r.done
-	stored := first.snapshot()
+	stored := first.Snapshot()
 
 	// The sinks held the first three events (through transaction 2, event 1).
-	second := &collectSink{}
+	second := &replicatortest.CollectSink{}
 	r2 := startSourceAfter(t, cfg, second, stored[2].ID)
 	waitStreaming(t, r2.src)
 	pg.Exec(t, `INSERT INTO t VALUES (7)`)
-	waitFor(t, 10*time.Second, "4 events", func() bool { return len(second.snapshot()) >= 4 })
+	replicatortest.WaitFor(t, 10*time.Second, "4 events", func() bool { return len(second.Snapshot()) >= 4 })
 	time.Sleep(200 * time.Millisecond)
-	got := second.snapshot()
+	got := second.Snapshot()
 	if len(got) != 4 {
 		t.Fatalf("got %d events after resuming, want 4", len(got))
 	}
@@ -236,10 +237,10 @@ func TestResumeAfterLastStoredEvent(t *testing.T) {
 	r2.cancel()
 	<-r2.done
 	pg.Exec(t, `INSERT INTO t VALUES (8)`)
-	third := &collectSink{}
+	third := &replicatortest.CollectSink{}
 	startSourceAfter(t, cfg, third, "shop:999999999999:1")
-	waitFor(t, 10*time.Second, "row 8", func() bool { return len(third.snapshot()) == 1 })
-	if got := field(t, third.snapshot()[0].After, "id"); got != "8" {
+	replicatortest.WaitFor(t, 10*time.Second, "row 8", func() bool { return len(third.Snapshot()) == 1 })
+	if got := field(t, third.Snapshot()[0].After, "id"); got != "8" {
 		t.Fatalf("got row %s, want 8", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
+	"github.com/tributary-cdc/tributary/replicator/replicatortest"
 )
 
 func TestStreamInsertUpdateDeleteTruncate(t *testing.T) {
@@ -18,7 +19,7 @@ func TestStreamInsertUpdateDeleteTruncate(t *testing.T) {
 	pg.Exec(t, `CREATE TABLE public.items (id bigint PRIMARY KEY, name text, price numeric(12,2));
 		ALTER TABLE public.items REPLICA IDENTITY FULL;
 		CREATE TABLE public.other (id int PRIMARY KEY, v text)`)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, Config{DSN: pg.DSN("postgres"), Tables: []string{"public.items", "public.other"}, Snapshot: true}, sink)
 	waitStreaming(t, r.src)
 
@@ -26,8 +27,8 @@ func TestStreamInsertUpdateDeleteTruncate(t *testing.T) {
 	pg.Exec(t, `UPDATE items SET price = 13.00 WHERE id = 1`)
 	pg.Exec(t, `DELETE FROM items WHERE id = 2`)
 	pg.Exec(t, `TRUNCATE other`)
-	waitFor(t, 20*time.Second, "6 events", func() bool { return len(sink.snapshot()) >= 6 })
-	evs := sink.snapshot()
+	replicatortest.WaitFor(t, 20*time.Second, "6 events", func() bool { return len(sink.Snapshot()) >= 6 })
+	evs := sink.Snapshot()
 	if len(evs) != 6 {
 		t.Fatalf("got %d events, want 6", len(evs))
 	}
@@ -68,7 +69,7 @@ func TestStreamInsertUpdateDeleteTruncate(t *testing.T) {
 	}
 	// The slot is confirmed up to the last commit once everything is acked.
 	end := evs[5].Position.LSN
-	waitFor(t, 10*time.Second, "confirmed LSN", func() bool { return r.src.Status().ConfirmedLSNn >= end })
+	replicatortest.WaitFor(t, 10*time.Second, "confirmed LSN", func() bool { return r.src.Status().ConfirmedLSNn >= end })
 	r.stop(t)
 	lsn := scalar(t, pg, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'tributary_shop'")
 	if lsn == "" || lsn == "<nil>" {
@@ -109,7 +110,7 @@ func TestSnapshotHandoffUnderConcurrentWrites(t *testing.T) {
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
-	sink := &collectSink{}
+	sink := &replicatortest.CollectSink{}
 	r := startSource(t, Config{DSN: pg.DSN("postgres"), Tables: []string{"public.acc"}, Snapshot: true}, sink)
 	waitStreaming(t, r.src)
 	time.Sleep(500 * time.Millisecond)
@@ -117,14 +118,14 @@ func TestSnapshotHandoffUnderConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	// Wait until the stream has caught up with the server.
 	target := parseLSN(t, scalar(t, pg, "SELECT pg_current_wal_lsn()::text"))
-	waitFor(t, 30*time.Second, "caught up", func() bool { return r.src.Status().ConfirmedLSNn >= target })
+	replicatortest.WaitFor(t, 30*time.Second, "caught up", func() bool { return r.src.Status().ConfirmedLSNn >= target })
 	r.stop(t)
 
 	// Replay the events into a map and compare with the table.
 	state := map[string]string{}
 	seen := map[string]bool{}
 	reads := 0
-	for _, ev := range sink.snapshot() {
+	for _, ev := range sink.Snapshot() {
 		if seen[ev.ID] {
 			t.Fatalf("event %s delivered twice", ev.ID)
 		}
