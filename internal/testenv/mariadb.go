@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,15 +50,8 @@ type MySQL struct {
 	Password string
 	Bin      string // the mariadbd binary
 
-	root  string
-	owned bool
-	as    *runAs
-	log   *logTail
-	args  []string
-
-	mu     sync.Mutex
-	proc   *process
-	closed bool
+	args []string
+	dbServer
 }
 
 // MariaDB starts a throwaway MariaDB with a ROW binary log for the test, and
@@ -107,8 +99,8 @@ func StartMariaDB(ctx context.Context, opts MySQLOptions) (*MySQL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start mariadb: %w", err)
 	}
-	m := &MySQL{Host: "127.0.0.1", User: "root", Password: mysqlPassword, Bin: bin,
-		root: root, owned: owned, as: as, log: &logTail{fwd: opts.Log}, args: opts.Args}
+	m := &MySQL{Host: "127.0.0.1", User: "root", Password: mysqlPassword, Bin: bin, args: opts.Args,
+		dbServer: dbServer{kind: "mariadb", root: root, owned: owned, as: as, log: &logTail{fwd: opts.Log}}}
 	m.Dir, m.Socket = root, filepath.Join(root, "mariadbd.sock")
 	if owned {
 		m.Dir = filepath.Join(root, "data")
@@ -161,12 +153,6 @@ func (m *MySQL) Addr() string {
 func (m *MySQL) Start(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return errors.New("start mariadb: closed")
-	}
-	if m.proc != nil && !m.proc.exited() {
-		return fmt.Errorf("start mariadb on port %d: already running", m.Port)
-	}
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + m.Dir,
@@ -191,21 +177,16 @@ func (m *MySQL) Start(ctx context.Context) error {
 		"--skip-performance-schema",
 	}
 	args = append(args, m.args...)
-	proc, err := m.as.startProcess(m.root, m.log, m.Bin, args...)
+	proc, err := m.launch(m.Port, m.Bin, args...)
 	if err != nil {
-		return fmt.Errorf("start mariadb: %w", err)
+		return err
 	}
-	m.proc = proc
 	err = waitReady(ctx, proc, 60*time.Second, m.pingSocket)
 	if err == nil {
 		err = m.ensureTCPLogin(ctx)
 	}
 	if err != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = proc.stop(stopCtx, syscall.SIGKILL)
-		proc.flushLog()
-		return fmt.Errorf("start mariadb on port %d: %w\nlast log lines:\n%s", m.Port, err, m.log.Lines(30))
+		return m.abort(m.Port, syscall.SIGKILL, err)
 	}
 	return nil
 }
@@ -252,47 +233,19 @@ func (m *MySQL) ensureTCPLogin(ctx context.Context) error {
 // Stop shuts the server down normally (SIGTERM) and waits for it to exit.
 // It kills the server if ctx ends first, or after 60 s.
 func (m *MySQL) Stop(ctx context.Context) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stop(ctx, syscall.SIGTERM, 60*time.Second)
+	return m.stop(ctx, m.Port, syscall.SIGTERM, 60*time.Second)
 }
 
 // Kill kills the server (SIGKILL, a crash: InnoDB recovers on the next start)
 // and waits for it to exit.
 func (m *MySQL) Kill() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.stop(context.Background(), syscall.SIGKILL, 10*time.Second)
-}
-
-func (m *MySQL) stop(ctx context.Context, sig syscall.Signal, limit time.Duration) error {
-	if m.proc == nil || m.proc.exited() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	if err := m.proc.stop(ctx, sig); err != nil {
-		return fmt.Errorf("stop mariadb on port %d: %w", m.Port, err)
-	}
-	return nil
+	return m.stop(context.Background(), m.Port, syscall.SIGKILL, 10*time.Second)
 }
 
 // Close stops the server and removes its temp dir when StartMariaDB created
 // it. It is safe to call more than once.
 func (m *MySQL) Close() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil
-	}
-	m.closed = true
-	err := m.stop(context.Background(), syscall.SIGTERM, 30*time.Second)
-	if m.owned {
-		if rmErr := os.RemoveAll(m.root); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", m.root, rmErr))
-		}
-	}
-	return err
+	return m.close(m.Port, syscall.SIGTERM, 30*time.Second)
 }
 
 // LogTail returns the last n lines the server logged.

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,14 +43,7 @@ type PG struct {
 	SocketDir string // unix socket directory, inside the temp dir
 	BinDir    string // where postgres and initdb were found
 
-	root  string // temp dir holding Dir, removed by Close when owned
-	owned bool
-	as    *runAs
-	log   *logTail
-
-	mu     sync.Mutex
-	proc   *process
-	closed bool
+	dbServer // root is the temp dir holding Dir
 }
 
 // pgDefaults are the settings every server gets unless PGOptions.Settings
@@ -124,7 +116,8 @@ func StartPostgres(ctx context.Context, opts PGOptions) (*PG, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	p := &PG{Host: "127.0.0.1", BinDir: bin, root: root, owned: owned, as: as, log: &logTail{fwd: opts.Log}}
+	p := &PG{Host: "127.0.0.1", BinDir: bin,
+		dbServer: dbServer{kind: "postgres", root: root, owned: owned, as: as, log: &logTail{fwd: opts.Log}}}
 	p.Dir, p.SocketDir = root, root
 	if owned {
 		p.Dir = filepath.Join(root, "data")
@@ -231,23 +224,12 @@ func (p *PG) ReplicationDSN(db string) string {
 func (p *PG) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
-		return errors.New("start postgres: closed")
-	}
-	if p.proc != nil && !p.proc.exited() {
-		return fmt.Errorf("start postgres on port %d: already running", p.Port)
-	}
-	proc, err := p.as.startProcess(p.root, p.log, filepath.Join(p.BinDir, "postgres"), "-D", p.Dir)
+	proc, err := p.launch(p.Port, filepath.Join(p.BinDir, "postgres"), "-D", p.Dir)
 	if err != nil {
-		return fmt.Errorf("start postgres: %w", err)
+		return err
 	}
-	p.proc = proc
 	if err := waitReady(ctx, proc, 30*time.Second, p.ping); err != nil {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = proc.stop(stopCtx, syscall.SIGQUIT)
-		proc.flushLog()
-		return fmt.Errorf("start postgres on port %d: %w\nlast log lines:\n%s", p.Port, err, p.log.Lines(30))
+		return p.abort(p.Port, syscall.SIGQUIT, err)
 	}
 	return nil
 }
@@ -265,47 +247,19 @@ func (p *PG) ping(ctx context.Context) error {
 // disconnected, a shutdown checkpoint is written) and waits for it to exit.
 // It kills the server if ctx ends first, or after 30 s.
 func (p *PG) Stop(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stop(ctx, syscall.SIGINT, 30*time.Second)
+	return p.stop(ctx, p.Port, syscall.SIGINT, 30*time.Second)
 }
 
 // Kill stops the server immediately (like pg_ctl -m immediate: no shutdown
 // checkpoint, crash recovery on the next start) and waits for it to exit.
 func (p *PG) Kill() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stop(context.Background(), syscall.SIGQUIT, 10*time.Second)
-}
-
-func (p *PG) stop(ctx context.Context, sig syscall.Signal, limit time.Duration) error {
-	if p.proc == nil || p.proc.exited() {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	if err := p.proc.stop(ctx, sig); err != nil {
-		return fmt.Errorf("stop postgres on port %d: %w", p.Port, err)
-	}
-	return nil
+	return p.stop(context.Background(), p.Port, syscall.SIGQUIT, 10*time.Second)
 }
 
 // Close stops the server and removes its temp dir when StartPostgres created
 // it. It is safe to call more than once.
 func (p *PG) Close() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil
-	}
-	p.closed = true
-	err := p.stop(context.Background(), syscall.SIGINT, 15*time.Second)
-	if p.owned {
-		if rmErr := os.RemoveAll(p.root); rmErr != nil {
-			err = errors.Join(err, fmt.Errorf("remove %s: %w", p.root, rmErr))
-		}
-	}
-	return err
+	return p.close(p.Port, syscall.SIGINT, 15*time.Second)
 }
 
 // LogTail returns the last n lines the server logged.

@@ -339,3 +339,83 @@ func waitReady(ctx context.Context, p *process, timeout time.Duration, ready fun
 		}
 	}
 }
+
+// dbServer is the process lifecycle PG and MySQL share: one server process at
+// a time under a root dir, started, stopped and closed under mu.
+type dbServer struct {
+	kind  string // "postgres" or "mariadb", in errors
+	root  string // temp dir holding the data, removed by close when owned
+	owned bool
+	as    *runAs
+	log   *logTail
+
+	mu     sync.Mutex
+	proc   *process
+	closed bool
+}
+
+// launch starts bin as the server process on port unless the server is
+// closed or running. The caller holds mu and waits for the server to be
+// ready, calling abort if it is not.
+func (s *dbServer) launch(port int, bin string, args ...string) (*process, error) {
+	if s.closed {
+		return nil, fmt.Errorf("start %s: closed", s.kind)
+	}
+	if s.proc != nil && !s.proc.exited() {
+		return nil, fmt.Errorf("start %s on port %d: already running", s.kind, port)
+	}
+	proc, err := s.as.startProcess(s.root, s.log, bin, args...)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", s.kind, err)
+	}
+	s.proc = proc
+	return proc, nil
+}
+
+// abort stops a launched server that did not get ready, with sig and at most
+// 5 s, and returns err with the last lines of its log.
+func (s *dbServer) abort(port int, sig syscall.Signal, err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = s.proc.stop(ctx, sig)
+	s.proc.flushLog()
+	return fmt.Errorf("start %s on port %d: %w\nlast log lines:\n%s", s.kind, port, err, s.log.Lines(30))
+}
+
+// stop sends sig to the running server and waits for it to exit, killing it
+// when ctx ends or limit passes first.
+func (s *dbServer) stop(ctx context.Context, port int, sig syscall.Signal, limit time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopLocked(ctx, port, sig, limit)
+}
+
+func (s *dbServer) stopLocked(ctx context.Context, port int, sig syscall.Signal, limit time.Duration) error {
+	if s.proc == nil || s.proc.exited() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	if err := s.proc.stop(ctx, sig); err != nil {
+		return fmt.Errorf("stop %s on port %d: %w", s.kind, port, err)
+	}
+	return nil
+}
+
+// close stops the server as stop does and removes root when it is owned.
+// Calls after the first do nothing.
+func (s *dbServer) close(port int, sig syscall.Signal, limit time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.stopLocked(context.Background(), port, sig, limit)
+	if s.owned {
+		if rmErr := os.RemoveAll(s.root); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("remove %s: %w", s.root, rmErr))
+		}
+	}
+	return err
+}
