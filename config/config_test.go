@@ -665,3 +665,14 @@ func TestEnvOverrideReplacesWrongShape(t *testing.T) {
 		t.Errorf("config = %+v", c)
 	}
 }
+
+func TestReservedSourceNames(t *testing.T) {
+	c := Default()
+	c.Sources = []SourceConfig{{Name: "predictions", Type: TypePostgres, DSN: "postgres://u@h/db", Tables: []string{"public.t"}}}
+	c.Sinks = []SinkConfig{{Type: SinkJetStream}}
+	c.FillDefaults()
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `sources[0].name: "predictions" is reserved`) {
+		t.Fatalf("Validate = %v, want the reserved-name problem", err)
+	}
+}

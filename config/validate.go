@@ -46,6 +46,9 @@ func (c *Config) validateSources(ps *Problems) {
 	for i, s := range c.Sources {
 		p := fmt.Sprintf("sources[%d]", i)
 		checkName(ps, p+".name", s.Name, seen)
+		if s.Name == "predictions" || s.Name == "aggregates" {
+			ps.add(p+".name", fmt.Sprintf("%q is reserved: learners publish to <subject_prefix>.%s.<learner>", s.Name, s.Name))
+		}
 		oneOf(ps, p+".type", s.Type, TypePostgres, TypeMySQL)
 		switch {
 		case s.DSN == "":
