@@ -64,32 +64,44 @@ type e2eEnv struct {
 func newE2E(t *testing.T, tables, natsURL string) *e2eEnv {
 	t.Helper()
 	pg := testenv.Postgres(t)
+	e, natsPort := newE2EEnv(t)
+	e.pg = pg
+	sink := fmt.Sprintf("    listen: 127.0.0.1:%d\n", natsPort)
+	if natsURL != "" {
+		sink = fmt.Sprintf("    url: %s\n", natsURL)
+		e.natsURL = natsURL
+	}
+	e.writeConfig(t, fmt.Sprintf("    type: postgres\n    dsn: %s\n    tables: [%s]\n", pg.DSN("postgres"), tables), sink)
+	return e
+}
+
+// newE2EEnv returns an e2eEnv in a temp dir with a free admin port and a free
+// port for the embedded NATS server, which it also returns.
+func newE2EEnv(t *testing.T) (*e2eEnv, int) {
+	t.Helper()
 	dir := t.TempDir()
 	adminPort, _ := testenv.FreePort()
 	natsPort, _ := testenv.FreePort()
-	e := &e2eEnv{pg: pg, dir: dir, config: filepath.Join(dir, "tributary.yaml"),
-		adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), natsURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort)}
+	return &e2eEnv{dir: dir, config: filepath.Join(dir, "tributary.yaml"),
+		adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), natsURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort)}, natsPort
+}
+
+// writeConfig writes the daemon config: one source named shop, given by the
+// YAML lines after its name, and a jetstream sink, given by the lines after
+// its type.
+func (e *e2eEnv) writeConfig(t *testing.T, source, sink string) {
+	t.Helper()
 	cfg := fmt.Sprintf(`data_dir: %s
 log: {level: info, format: text}
 admin: {listen: "%s"}
 sources:
   - name: shop
-    type: postgres
-    dsn: %s
-    tables: [%s]
-sinks:
+%ssinks:
   - type: jetstream
-`, filepath.Join(dir, "data"), e.adminAddr, pg.DSN("postgres"), tables)
-	if natsURL == "" {
-		cfg += fmt.Sprintf("    listen: 127.0.0.1:%d\n", natsPort)
-	} else {
-		cfg += fmt.Sprintf("    url: %s\n", natsURL)
-		e.natsURL = natsURL
-	}
+%s`, filepath.Join(e.dir, "data"), e.adminAddr, source, sink)
 	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return e
 }
 
 func (e *e2eEnv) start(t *testing.T) *daemonProc {
@@ -152,19 +164,25 @@ func (d *daemonProc) waitReady(t *testing.T) {
 	t.Fatal("daemon not ready after 90s")
 }
 
-// confirmedLSN reads the source's confirmed LSN from /status.
-func (d *daemonProc) confirmedLSN(t *testing.T) uint64 {
+// sourceStatus reads a string field of the first source from /status; it
+// returns "" when /status does not answer or has no such field.
+func (d *daemonProc) sourceStatus(t *testing.T, field string) string {
 	doc, err := d.status(t)
 	if err != nil {
-		return 0
+		return ""
 	}
 	srcs, _ := doc["sources"].([]any)
 	if len(srcs) == 0 {
-		return 0
+		return ""
 	}
 	s, _ := srcs[0].(map[string]any)
-	v, _ := s["confirmed_lsn"].(string)
-	return parseLSN(v)
+	v, _ := s[field].(string)
+	return v
+}
+
+// confirmedLSN reads the source's confirmed LSN from /status.
+func (d *daemonProc) confirmedLSN(t *testing.T) uint64 {
+	return parseLSN(d.sourceStatus(t, "confirmed_lsn"))
 }
 
 func parseLSN(s string) uint64 {
@@ -198,6 +216,13 @@ func (d *daemonProc) stop(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("daemon did not stop within 30s of SIGTERM")
 	}
+}
+
+// kill SIGKILLs the daemon and waits for it to exit.
+func (d *daemonProc) kill() {
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	d.done <- nil
 }
 
 // readStream returns every message in the stream, in stream order.
@@ -329,9 +354,7 @@ func TestSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 			continue
 		case <-time.After(time.Duration(300+rng.Intn(1500)) * time.Millisecond):
 		}
-		_ = d.cmd.Process.Signal(syscall.SIGKILL)
-		<-d.done
-		d.done <- nil
+		d.kill()
 		kills++
 		time.Sleep(1500 * time.Millisecond) // outlive the duplicate window
 		d = e.start(t)
@@ -350,11 +373,13 @@ func TestSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 }
 
 // checkExactlyOnceInOrder checks that msgs hold each change once, in commit
-// order (by the LSN and index in the event ID), and that there are want.
+// order, and that there are want. Event IDs are "shop:<commit>:<index>";
+// the commit is a PostgreSQL LSN, or a MariaDB GTID "domain-server-seq",
+// whose last number orders the commits.
 func checkExactlyOnceInOrder(t *testing.T, msgs []*natsjs.RawStreamMsg, want int64) {
 	t.Helper()
 	seen := make(map[string]bool, len(msgs))
-	var lastLSN, lastIdx uint64
+	var lastSeq, lastIdx uint64
 	for i, m := range msgs {
 		id := m.Header.Get("Nats-Msg-Id")
 		if seen[id] {
@@ -365,12 +390,13 @@ func checkExactlyOnceInOrder(t *testing.T, msgs []*natsjs.RawStreamMsg, want int
 		if len(parts) != 3 {
 			t.Fatalf("message %d: unexpected id %q", i, id)
 		}
-		lsn, _ := strconv.ParseUint(parts[1], 10, 64)
+		commit := strings.Split(parts[1], "-")
+		seq, _ := strconv.ParseUint(commit[len(commit)-1], 10, 64)
 		idx, _ := strconv.ParseUint(parts[2], 10, 64)
-		if lsn < lastLSN || (lsn == lastLSN && idx != lastIdx+1) || (lsn > lastLSN && idx != 1) {
-			t.Fatalf("message %d (%s) breaks commit order after %d:%d", i, id, lastLSN, lastIdx)
+		if seq < lastSeq || (seq == lastSeq && idx != lastIdx+1) || (seq > lastSeq && idx != 1) {
+			t.Fatalf("message %d (%s) breaks commit order after %d:%d", i, id, lastSeq, lastIdx)
 		}
-		lastLSN, lastIdx = lsn, idx
+		lastSeq, lastIdx = seq, idx
 	}
 	if int64(len(msgs)) != want {
 		t.Fatalf("stream has %d messages, the workload made %d changes", len(msgs), want)
@@ -379,12 +405,14 @@ func checkExactlyOnceInOrder(t *testing.T, msgs []*natsjs.RawStreamMsg, want int
 
 const ledgerDDL = `CREATE TABLE IF NOT EXISTS ledger (id bigint PRIMARY KEY, v bigint NOT NULL); ALTER TABLE ledger REPLICA IDENTITY FULL`
 
+// ledgerWorkload is a workload on table ledger running in the background.
 type ledgerWorkload struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	changes int64
 }
 
+// total returns the row changes the workload has committed so far.
 func (w *ledgerWorkload) total() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()

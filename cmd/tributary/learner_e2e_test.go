@@ -9,11 +9,9 @@ import (
 	"math"
 	"math/rand"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,14 +43,7 @@ func addLearner(t *testing.T, e *e2eEnv, algorithm, extra string) {
       datetime: [txn_date]
     algorithm: %s
 %s`, algorithm, extra)
-	f, err := os.OpenFile(e.config, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(block); err != nil {
-		t.Fatal(err)
-	}
+	appendConfig(t, e, block)
 }
 
 // copyRows inserts generated rows with COPY and returns them.
@@ -328,9 +319,7 @@ func TestLearnerExactlyOnceAcrossSIGKILL(t *testing.T) {
 			continue
 		case <-time.After(time.Duration(500+rng.Intn(2000)) * time.Millisecond):
 		}
-		_ = d.cmd.Process.Signal(syscall.SIGKILL)
-		<-d.done
-		d.done <- nil
+		d.kill()
 		kills++
 		d = e.start(t)
 		d.waitReady(t)

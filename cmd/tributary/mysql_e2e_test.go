@@ -3,16 +3,10 @@ package main
 import (
 	"fmt"
 	"math/rand"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/internal/testenv"
 )
@@ -23,44 +17,14 @@ func newMySQLE2E(t *testing.T, tables string) (*e2eEnv, *testenv.MySQL) {
 	t.Helper()
 	m := testenv.MariaDB(t)
 	m.Exec(t, "CREATE DATABASE shop")
-	dir := t.TempDir()
-	adminPort, _ := testenv.FreePort()
-	natsPort, _ := testenv.FreePort()
-	e := &e2eEnv{dir: dir, config: filepath.Join(dir, "tributary.yaml"),
-		adminAddr: fmt.Sprintf("127.0.0.1:%d", adminPort), natsURL: fmt.Sprintf("nats://127.0.0.1:%d", natsPort)}
-	cfg := fmt.Sprintf(`data_dir: %s
-log: {level: info, format: text}
-admin: {listen: "%s"}
-sources:
-  - name: shop
-    type: mysql
-    dsn: %s
-    server_id: 4242
-    tables: [%s]
-sinks:
-  - type: jetstream
-    listen: 127.0.0.1:%d
-`, filepath.Join(dir, "data"), e.adminAddr, m.DSN("shop"), tables, natsPort)
-	if err := os.WriteFile(e.config, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e, natsPort := newE2EEnv(t)
+	e.writeConfig(t, fmt.Sprintf("    type: mysql\n    dsn: %s\n    server_id: 4242\n    tables: [%s]\n", m.DSN("shop"), tables),
+		fmt.Sprintf("    listen: 127.0.0.1:%d\n", natsPort))
 	return e, m
 }
 
 // mysqlSaved reads the source's saved GTID position from /status.
-func (d *daemonProc) mysqlSaved(t *testing.T) string {
-	doc, err := d.status(t)
-	if err != nil {
-		return ""
-	}
-	srcs, _ := doc["sources"].([]any)
-	if len(srcs) == 0 {
-		return ""
-	}
-	s, _ := srcs[0].(map[string]any)
-	v, _ := s["gtid"].(string)
-	return v
-}
+func (d *daemonProc) mysqlSaved(t *testing.T) string { return d.sourceStatus(t, "gtid") }
 
 func gtidBinlogPos(t *testing.T, m *testenv.MySQL) string {
 	t.Helper()
@@ -151,9 +115,7 @@ func TestMySQLSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 			continue
 		case <-time.After(time.Duration(300+rng.Intn(1500)) * time.Millisecond):
 		}
-		_ = d.cmd.Process.Signal(syscall.SIGKILL)
-		<-d.done
-		d.done <- nil
+		d.kill()
 		kills++
 		d = e.start(t)
 		d.waitReady(t)
@@ -161,58 +123,16 @@ func TestMySQLSIGKILLLeavesExactlyOneMessagePerChange(t *testing.T) {
 	want := gtidBinlogPos(t, m)
 	waitUntil(t, 2*time.Minute, "the daemon to catch up to "+want, func() bool { return d.mysqlSaved(t) == want })
 	msgs := readStream(t, e.natsURL)
-	checkMySQLExactlyOnceInOrder(t, msgs, w.total())
+	checkExactlyOnceInOrder(t, msgs, w.total())
 	t.Logf("%d kills, %d changes, %d messages, each once and in commit order", kills, w.total(), len(msgs))
 	d.stop(t)
-}
-
-// checkMySQLExactlyOnceInOrder checks that msgs hold each change once, in
-// commit order (by the GTID sequence number and the index in the event ID
-// "shop:<domain-server-seq>:<index>"), and that there are want.
-func checkMySQLExactlyOnceInOrder(t *testing.T, msgs []*natsjs.RawStreamMsg, want int64) {
-	t.Helper()
-	seen := make(map[string]bool, len(msgs))
-	var lastSeq, lastIdx uint64
-	for i, m := range msgs {
-		id := m.Header.Get("Nats-Msg-Id")
-		if seen[id] {
-			t.Fatalf("message %d: %s is in the stream twice", i, id)
-		}
-		seen[id] = true
-		parts := strings.Split(id, ":")
-		if len(parts) != 3 {
-			t.Fatalf("message %d: unexpected id %q", i, id)
-		}
-		g := strings.Split(parts[1], "-")
-		seq, _ := strconv.ParseUint(g[len(g)-1], 10, 64)
-		idx, _ := strconv.ParseUint(parts[2], 10, 64)
-		if seq < lastSeq || (seq == lastSeq && idx != lastIdx+1) || (seq > lastSeq && idx != 1) {
-			t.Fatalf("message %d (%s) breaks commit order after seq %d index %d", i, id, lastSeq, lastIdx)
-		}
-		lastSeq, lastIdx = seq, idx
-	}
-	if int64(len(msgs)) != want {
-		t.Fatalf("stream has %d messages, the workload made %d changes", len(msgs), want)
-	}
-}
-
-type mysqlLedgerWorkload struct {
-	done    chan struct{}
-	mu      sync.Mutex
-	changes int64
-}
-
-func (w *mysqlLedgerWorkload) total() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.changes
 }
 
 // startMySQLLedgerWorkload inserts rows into shop.ledger in transactions of
 // 1-20 rows, with updates and deletes mixed in, counting every row change
 // it commits.
-func startMySQLLedgerWorkload(t *testing.T, m *testenv.MySQL, rows int64) *mysqlLedgerWorkload {
-	w := &mysqlLedgerWorkload{done: make(chan struct{})}
+func startMySQLLedgerWorkload(t *testing.T, m *testenv.MySQL, rows int64) *ledgerWorkload {
+	w := &ledgerWorkload{done: make(chan struct{})}
 	conn := m.Conn(t, "shop")
 	go func() {
 		defer close(w.done)
