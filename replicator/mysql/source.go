@@ -71,6 +71,10 @@ type Source struct {
 	// reconnect that reads it again skips them.
 	partialTx string
 	partialN  int64
+	// resumeTx and resumeN name the last event the sinks already hold
+	// (ResumeAfter); the next stream skips up to it.
+	resumeTx string
+	resumeN  int64
 	// filter drops stream rows a resumed snapshot already read.
 	filter *streamFilter
 	// saveMu serializes writes to the state store.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -44,7 +45,10 @@ type streamer struct {
 	tableOrder []tableCount
 	idPrefix   []byte
 	key        []string
-	skipTo     int64         // events of this transaction already handed over before a reconnect
+	skipTo     int64  // events of this transaction already handed over before a reconnect
+	stored     bool   // skipTo covers events the sinks already hold (ResumeAfter)
+	resumeTx   string // the transaction of the last stored event, until passed
+	resumeN    int64
 	skipped    *change.Event // the last of those, rebuilt
 }
 
@@ -78,6 +82,7 @@ func (s *Source) stream(ctx context.Context, srv *serverInfo, start change.Posit
 	syncer := replication.NewBinlogSyncer(cfg)
 	defer syncer.Close()
 	st := &streamer{s: s, srv: srv, out: out, schema: newSchemaCache(srv.flavor, s.tables), file: start.File, filter: filter}
+	st.resumeTx, st.resumeN = s.takeResume()
 	var bs *replication.BinlogStreamer
 	var err error
 	if srv.gtid && start.GTID != "" {
@@ -215,11 +220,23 @@ func (st *streamer) begin(gtid string, h *replication.EventHeader, ms int64, tra
 		st.txID = st.tx.file + ":" + strconv.FormatUint(st.tx.pos, 10)
 	}
 	st.s.mu.Lock()
-	st.skipTo = 0
+	st.skipTo, st.stored = 0, false
 	if st.s.partialTx == st.txID {
 		st.skipTo = st.s.partialN
 	}
 	st.s.mu.Unlock()
+	if st.resumeTx != "" {
+		// After a restart: skip what the sinks already hold.
+		switch cmp, ok := resumeOrder(st.txID, st.resumeTx); {
+		case ok && cmp < 0:
+			st.skipTo, st.stored = math.MaxInt64, true
+		case ok && cmp == 0:
+			st.skipTo, st.stored = max(st.skipTo, st.resumeN), true
+			st.resumeTx = ""
+		default:
+			st.resumeTx = "" // past it, or not comparable: publish from here on
+		}
+	}
 	st.idPrefix = append(append(append(st.idPrefix[:0], st.s.cfg.Name...), ':'), st.txID...)
 	st.idPrefix = append(st.idPrefix, ':')
 	if st.filter != nil && st.filter.passed(st.tx) {
@@ -278,6 +295,12 @@ func (st *streamer) end(ctx context.Context, h *replication.EventHeader) error {
 		return nil
 	}
 	if len(st.batch) == 0 {
+		if st.stored {
+			// Every event is already stored: the transaction only moves
+			// the position.
+			st.s.idle(pos)
+			return nil
+		}
 		// Every event was handed over before a reconnect, but not the end:
 		// hand the last one over again to carry it (same ID: sinks dedup).
 		st.batch = append(st.batch, st.skipped)
