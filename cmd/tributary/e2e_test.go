@@ -511,3 +511,64 @@ func appendConfig(t *testing.T, e *e2eEnv, yaml string) {
 		t.Fatal(err)
 	}
 }
+
+// A daemon killed in the middle of its initial snapshot starts the snapshot
+// over on restart, and the stream ends up with each row exactly once: the
+// rows the first attempt published are retracted before the retake.
+func TestSnapshotInterruptedByCrashRestartsCleanly(t *testing.T) {
+	e := newE2E(t, "public.ledger", "")
+	e.pg.Exec(t, ledgerDDL)
+	e.pg.Exec(t, `INSERT INTO ledger SELECT g, g FROM generate_series(1, 300000) g`)
+	d := e.start(t)
+	// Kill it once some of the snapshot is in the stream, before it is done.
+	nc, err := nats.Connect(e.natsURL, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	waitUntil(t, 60*time.Second, "part of the snapshot in the stream", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, "TRIBUTARY")
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Msgs > 20000
+	})
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.done
+	d.done <- nil
+	nc.Close()
+
+	d = e.start(t)
+	d.waitReady(t)
+	e.pg.Exec(t, `UPDATE ledger SET v = -1 WHERE id = 1`)
+	target := currentLSN(t, e.pg)
+	waitUntil(t, 2*time.Minute, "the daemon to catch up", func() bool { return d.confirmedLSN(t) >= target })
+	msgs := readStream(t, e.natsURL)
+	if len(msgs) != 300001 {
+		t.Fatalf("stream has %d messages, want 300000 snapshot reads and 1 update", len(msgs))
+	}
+	ids := make(map[string]bool, len(msgs))
+	prefix := ""
+	for i, m := range msgs[:300000] {
+		id := m.Header.Get("Nats-Msg-Id")
+		if ids[id] {
+			t.Fatalf("message %d: %s twice", i, id)
+		}
+		ids[id] = true
+		p := id[:strings.LastIndex(id, ":")]
+		if prefix == "" {
+			prefix = p
+		} else if p != prefix {
+			t.Fatalf("message %d (%s) is from another snapshot attempt than %s", i, id, prefix)
+		}
+	}
+	var ev change.Event
+	if err := change.Unmarshal(msgs[300000].Data, &ev); err != nil || ev.Op != change.OpUpdate {
+		t.Fatalf("last message: op %c err %v", ev.Op, err)
+	}
+	d.stop(t)
+}
