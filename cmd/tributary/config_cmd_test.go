@@ -65,7 +65,7 @@ func TestConfigCheckValidYAML(t *testing.T) {
 		"    dsn: repl:****@tcp(127.0.0.1:3306)/shop\n",
 		"    tables: [public.customer_transactions]\n",
 		"    slot: tributary_shop\n",
-		"    duplicate_window: 2m0s\n",
+		"    duplicate_window: 5s\n",
 		"    version_every:\n      events: 10000\n      interval: 30s\n",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -108,7 +108,7 @@ func TestConfigCheckValidJSON(t *testing.T) {
 	if len(got.Sources) != 2 || got.Sources[0].DSN != "postgres://tributary:****@db:5432/shop" || got.Sources[1].DSN != "repl:****@tcp(127.0.0.1:3306)/shop" {
 		t.Errorf("sources = %+v", got.Sources)
 	}
-	if got.Sinks[0].DuplicateWindow != "2m0s" || got.Sinks[0].MaxPending != 4096 {
+	if got.Sinks[0].DuplicateWindow != "5s" || got.Sinks[0].MaxPending != 4096 {
 		t.Errorf("sinks = %+v", got.Sinks)
 	}
 	if !strings.HasPrefix(stdout, "{\n  \"data_dir\"") {
