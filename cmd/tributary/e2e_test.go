@@ -537,9 +537,7 @@ func TestSnapshotInterruptedByCrashRestartsCleanly(t *testing.T) {
 		info, err := st.Info(ctx)
 		return err == nil && info.State.Msgs > 20000
 	})
-	_ = d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
-	d.done <- nil
+	d.kill()
 	nc.Close()
 
 	d = e.start(t)
