@@ -93,7 +93,7 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 			t.Fatalf("%q -> %s: %v", s, got, err)
 		}
 		want := s
-		if !json.Valid([]byte(`"` + s + `"`)) || bytes.ContainsRune([]byte(s), 0xfffd) {
+		if !json.Valid([]byte(`"`+s+`"`)) || bytes.ContainsRune([]byte(s), 0xfffd) {
 			want = string(bytes.ToValidUTF8([]byte(s), []byte("\ufffd")))
 		}
 		if back != want {
