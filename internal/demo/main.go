@@ -169,7 +169,9 @@ learners:
 	defer logf.Close()
 	daemon := exec.Command(bin, "run", "--config", cfgPath)
 	daemon.Stdout, daemon.Stderr = logf, logf
-	daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches it through us, once
+	// Own process group: Ctrl-C reaches it through us, once. Pdeathsig: if the
+	// demo dies, the daemon is told to stop rather than left running.
+	daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := daemon.Start(); err != nil {
 		return sum, fmt.Errorf("start tributary: %w", err)
 	}
