@@ -112,6 +112,8 @@ func (e *e2eEnv) start(t *testing.T) *daemonProc {
 	}
 	cmd := exec.Command(binary, "run", "--config", e.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Killed with the test binary even when a timeout panic skips cleanups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
