@@ -21,6 +21,7 @@ import (
 	"github.com/tributary-cdc/tributary/replicator/postgres"
 	"github.com/tributary-cdc/tributary/sinks/file"
 	"github.com/tributary-cdc/tributary/sinks/jetstream"
+	"github.com/tributary-cdc/tributary/sinks/kafka"
 )
 
 // daemon is `tributary run`: every configured backend, wired together.
@@ -123,6 +124,12 @@ func (d *daemon) openSinks(ctx context.Context) error {
 			d.state = st
 		case "file":
 			s, err := file.Open(sc.Path)
+			if err != nil {
+				return fmt.Errorf("sinks[%d]: %w", i, err)
+			}
+			d.sinks = append(d.sinks, s)
+		case "kafka":
+			s, err := kafka.New(ctx, kafka.Options{Brokers: sc.Brokers, TopicPrefix: sc.TopicPrefix, Logger: d.log})
 			if err != nil {
 				return fmt.Errorf("sinks[%d]: %w", i, err)
 			}
