@@ -115,7 +115,7 @@ func run(ctx context.Context, o options) (sum summary, err error) {
 	if err != nil {
 		return sum, err
 	}
-	if _, err := gen.WriteCSV(ctx, f, o.rows, 42, gen.DefaultDirt()); err != nil {
+	if _, err := gen.WriteCSV(ctx, f, o.rows, 42, gen.DirtOptions{}); err != nil {
 		f.Close()
 		return sum, fmt.Errorf("generate data: %w", err)
 	}
@@ -124,7 +124,7 @@ func run(ctx context.Context, o options) (sum summary, err error) {
 	if err != nil {
 		return sum, fmt.Errorf("load data: %w", err)
 	}
-	say("generated %d dirty rows (seed 42) and loaded %d into public.customer_transactions", o.rows, rep.Loaded)
+	say("generated %d rows (seed 42) and loaded %d into public.customer_transactions", o.rows, rep.Loaded)
 
 	adminPort, _ := testenv.FreePort()
 	natsPort, _ := testenv.FreePort()
