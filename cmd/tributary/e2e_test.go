@@ -315,6 +315,16 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// `tributary status` reads the same document, as a table or as JSON.
+	out, err := exec.Command(binary, "status", "--addr", e.adminAddr).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "shop") || !strings.Contains(string(out), "streaming") {
+		t.Errorf("tributary status: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "status", "--json", "--addr", e.adminAddr).Output()
+	var doc map[string]any
+	if err != nil || json.Unmarshal(out, &doc) != nil || doc["sources"] == nil {
+		t.Errorf("tributary status --json: %v\n%s", err, out)
+	}
 	d.stop(t)
 }
 
