@@ -256,7 +256,7 @@ func (d *daemon) registerGauges() {
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tributary_replication_lag_seconds", Help: "Age of the oldest delivered but unconfirmed commit.", ConstLabels: labels},
 				func() float64 { return pg.Status().LagSeconds }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tributary_confirmed_lsn", Help: "Confirmed flush LSN of the slot.", ConstLabels: labels},
-				func() float64 { return float64(pg.Status().ConfirmedLSNn) }),
+				func() float64 { return float64(pg.Status().ConfirmedLSNValue) }),
 		)
 	}
 	if d.js != nil {

@@ -162,16 +162,16 @@ func (s *Source) resumePoint() (uint64, int64) {
 
 // Status is a point-in-time view of the source for /status and metrics.
 type Status struct {
-	State         string  `json:"state"`
-	Slot          string  `json:"slot"`
-	ConfirmedLSN  string  `json:"confirmed_lsn"`
-	ServerWALEnd  string  `json:"server_wal_end"`
-	LagBytes      uint64  `json:"lag_bytes"`
-	LagSeconds    float64 `json:"lag_seconds"`
-	Transactions  uint64  `json:"transactions"`
-	Events        uint64  `json:"events"`
-	Reconnects    uint64  `json:"reconnects"`
-	ConfirmedLSNn uint64  `json:"-"`
+	State             string  `json:"state"`
+	Slot              string  `json:"slot"`
+	ConfirmedLSN      string  `json:"confirmed_lsn"`
+	ServerWALEnd      string  `json:"server_wal_end"`
+	LagBytes          uint64  `json:"lag_bytes"`
+	LagSeconds        float64 `json:"lag_seconds"`
+	Transactions      uint64  `json:"transactions"`
+	Events            uint64  `json:"events"`
+	Reconnects        uint64  `json:"reconnects"`
+	ConfirmedLSNValue uint64  `json:"-"`
 }
 
 // Status returns the source's current position and lag. Lag in bytes is the
@@ -186,7 +186,7 @@ func (s *Source) Status() Status {
 	st := Status{
 		State: state, Slot: s.cfg.Slot, ConfirmedLSN: change.FormatLSN(conf), ServerWALEnd: change.FormatLSN(end),
 		Transactions: s.stats.Transactions.Load(), Events: s.stats.Events.Load(),
-		Reconnects: s.stats.Reconnects.Load(), ConfirmedLSNn: conf,
+		Reconnects: s.stats.Reconnects.Load(), ConfirmedLSNValue: conf,
 	}
 	if end > conf {
 		st.LagBytes = end - conf

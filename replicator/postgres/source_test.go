@@ -69,7 +69,7 @@ func TestStreamInsertUpdateDeleteTruncate(t *testing.T) {
 	}
 	// The slot is confirmed up to the last commit once everything is acked.
 	end := evs[5].Position.LSN
-	replicatortest.WaitFor(t, 10*time.Second, "confirmed LSN", func() bool { return r.src.Status().ConfirmedLSNn >= end })
+	replicatortest.WaitFor(t, 10*time.Second, "confirmed LSN", func() bool { return r.src.Status().ConfirmedLSNValue >= end })
 	r.stop(t)
 	lsn := scalar(t, pg, "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = 'tributary_shop'")
 	if lsn == "" || lsn == "<nil>" {
@@ -118,7 +118,7 @@ func TestSnapshotHandoffUnderConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	// Wait until the stream has caught up with the server.
 	target := parseLSN(t, scalar(t, pg, "SELECT pg_current_wal_lsn()::text"))
-	replicatortest.WaitFor(t, 30*time.Second, "caught up", func() bool { return r.src.Status().ConfirmedLSNn >= target })
+	replicatortest.WaitFor(t, 30*time.Second, "caught up", func() bool { return r.src.Status().ConfirmedLSNValue >= target })
 	r.stop(t)
 
 	// Replay the events into a map and compare with the table.
