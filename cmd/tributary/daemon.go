@@ -97,7 +97,7 @@ func (d *daemon) openSinks(ctx context.Context) error {
 					SyncInterval: sc.SyncInterval, Logger: d.log,
 				})
 				if err != nil {
-					return fmt.Errorf("sinks[%d]: start embedded NATS: %w", i, err)
+					return fmt.Errorf("sinks[%d]: start embedded NATS (if another NATS server uses %s, set sinks[%d].listen to a free address): %w", i, sc.Listen, i, err)
 				}
 				d.embedded = e
 				url = e.URL()
