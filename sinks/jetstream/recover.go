@@ -30,7 +30,7 @@ func (s *Sink) run() {
 			if s.fatal == nil {
 				s.fatal = err
 			}
-			s.notifyLocked()
+			s.win.Notify()
 			s.mu.Unlock()
 			s.log.Error("jetstream sink stopped", "err", err)
 			return
@@ -72,7 +72,7 @@ func (s *Sink) recover() error {
 			return nil
 		}
 		for s.inflight > 0 {
-			ch := s.waitLocked()
+			ch := s.win.Wait()
 			s.mu.Unlock()
 			select {
 			case <-ch:
@@ -164,8 +164,8 @@ func (s *Sink) ready() error {
 // firstUnackedLocked returns the oldest event that was never sent or whose
 // publish failed.
 func (s *Sink) firstUnackedLocked() *entry {
-	for i := 0; i < s.n; i++ {
-		e := s.ring[(s.head+i)%len(s.ring)]
+	for i := 0; i < s.win.Len(); i++ {
+		e := s.win.At(i)
 		if e.state == stFailed || e.state == stUnsent {
 			return e
 		}
@@ -204,8 +204,8 @@ func (s *Sink) resend(gen uint64) bool {
 			return false
 		}
 		batch = batch[:0]
-		for i := 0; i < s.n; i++ {
-			e := s.ring[(s.head+i)%len(s.ring)]
+		for i := 0; i < s.win.Len(); i++ {
+			e := s.win.At(i)
 			if e.state == stFailed || e.state == stUnsent {
 				e.state = stInflight
 				e.sent++
@@ -216,7 +216,7 @@ func (s *Sink) resend(gen uint64) bool {
 		if len(batch) == 0 {
 			s.paused = false
 			s.pauseReason = nil
-			s.notifyLocked()
+			s.win.Notify()
 			s.mu.Unlock()
 			return true
 		}
@@ -232,7 +232,7 @@ func (s *Sink) resend(gen uint64) bool {
 						s.inflight--
 					}
 				}
-				s.notifyLocked()
+				s.win.Notify()
 				s.mu.Unlock()
 				return false
 			}

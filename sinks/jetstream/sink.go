@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/sinks/internal/window"
 )
 
 // Defaults for Options.
@@ -150,22 +151,17 @@ type Sink struct {
 	subjects map[subjectKey]string
 
 	mu            sync.Mutex
-	ring          []*entry
+	win           *window.Window[*entry] // guarded by mu; sizes are payload bytes
 	slots         map[*nats.Msg]*entry
-	head, n       int
 	inflight      int
-	pendingBytes  int    // payload bytes of the events in the ring
-	written       uint64 // seq of the last event written
-	paused        bool   // publishing stopped until recovery re-sends in order
+	paused        bool // publishing stopped until recovery re-sends in order
 	pauseReason   error
 	fatal         error
 	closed        bool
 	lastStreamSeq uint64
-	waitCh        chan struct{} // closed and cleared on every state change someone waits for
 
-	gen     atomic.Uint64 // bumped by every failure; recovery restarts when it moves
-	durable atomic.Uint64
-	stats   struct {
+	gen   atomic.Uint64 // bumped by every failure; recovery restarts when it moves
+	stats struct {
 		published, duplicates, errors, retries, recoveries, reordered atomic.Uint64
 	}
 
@@ -197,7 +193,6 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Sink, error) {
 		opts:     opts,
 		log:      opts.Logger.With("sink", "jetstream", "stream", opts.Stream),
 		subjects: make(map[subjectKey]string),
-		ring:     make([]*entry, opts.MaxPending),
 		slots:    make(map[*nats.Msg]*entry, opts.MaxPending),
 		kick:     make(chan struct{}, 1),
 		// No client-side retry on no responders: it would re-send a message
@@ -214,12 +209,14 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Sink, error) {
 			Replicas:    1,
 		},
 	}
-	for i := range s.ring {
+	ring := make([]*entry, opts.MaxPending)
+	for i := range ring {
 		e := &entry{id: make([]string, 1)}
 		e.msg.Header = nats.Header{natsjs.MsgIDHeader: e.id}
-		s.ring[i] = e
+		ring[i] = e
 		s.slots[&e.msg] = e
 	}
+	s.win = window.New(&s.mu, ring, opts.MaxPendingBytes)
 	js, err := natsjs.New(nc,
 		// The library's own cap sits above ours so that it never stalls a
 		// publish: our window counts every unacknowledged event.
@@ -277,22 +274,14 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 	subject := s.subject(ev)
 
 	s.mu.Lock()
-	for s.n == len(s.ring) || s.n > 0 && s.pendingBytes+len(s.scratch) > s.opts.MaxPendingBytes || s.fatal != nil || s.closed {
-		if err := s.stoppedLocked(); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		ch := s.waitLocked()
+	if stop, ctxErr := s.win.WaitRoom(ctx, len(s.scratch), s.stoppedLocked); stop != nil || ctxErr != nil {
 		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("jetstream sink: write seq %d: %w", seq, ctx.Err())
+		if ctxErr != nil {
+			return fmt.Errorf("jetstream sink: write seq %d: %w", seq, ctxErr)
 		}
-		s.mu.Lock()
+		return stop
 	}
-	e := s.ring[(s.head+s.n)%len(s.ring)]
-	s.n++
+	e := s.win.Push(seq, len(s.scratch))
 	e.seq = seq
 	e.msg.Subject = subject
 	e.id[0] = ev.ID
@@ -302,8 +291,6 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 	}
 	e.msg.Data = e.buf
 	e.sent, e.streamSeq, e.dup = 0, 0, false
-	s.pendingBytes += len(e.buf)
-	s.written = seq
 	s.lastSeq = seq
 	if s.paused {
 		e.state = stUnsent
@@ -339,30 +326,16 @@ func (s *Sink) subject(ev *change.Event) string {
 
 // Durable returns the highest seq such that every event written with a seq
 // at or below it has been acknowledged by the stream.
-func (s *Sink) Durable() uint64 { return s.durable.Load() }
+func (s *Sink) Durable() uint64 { return s.win.Durable() }
 
 // Flush waits until every event written before the call is acknowledged, the
 // sink fails for good, or ctx ends.
 func (s *Sink) Flush(ctx context.Context) error {
-	s.mu.Lock()
-	target := s.written
-	for s.durable.Load() < target {
-		if err := s.stoppedLocked(); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		ch := s.waitLocked()
-		pending := s.n
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("jetstream sink: flush: %d events not acknowledged: %w", pending, ctx.Err())
-		}
-		s.mu.Lock()
+	pending, stop, ctxErr := s.win.Flush(ctx, s.stoppedLocked)
+	if ctxErr != nil {
+		return fmt.Errorf("jetstream sink: flush: %d events not acknowledged: %w", pending, ctxErr)
 	}
-	s.mu.Unlock()
-	return nil
+	return stop
 }
 
 // Close flushes within ctx, stops the background recovery and releases the
@@ -375,7 +348,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.closed = true
-	s.notifyLocked()
+	s.win.Notify()
 	s.mu.Unlock()
 	s.cancel()
 	s.nc.RemoveStatusListener(s.statusCh)
@@ -432,7 +405,7 @@ func (s *Sink) onAck(_ natsjs.JetStream, m *nats.Msg, pa *natsjs.PubAck) {
 		s.inflight--
 		s.ackLocked(e, pa)
 		if s.inflight == 0 {
-			s.notifyLocked() // recovery waits for this
+			s.win.Notify() // recovery waits for this
 		}
 	}
 	s.mu.Unlock()
@@ -455,11 +428,11 @@ func (s *Sink) ackLocked(e *entry, pa *natsjs.PubAck) {
 	if pa.Duplicate {
 		s.stats.duplicates.Add(1)
 	}
-	if s.ring[s.head] != e {
+	if s.win.Oldest() != e {
 		return // an earlier event is still unacknowledged
 	}
-	for s.n > 0 {
-		h := s.ring[s.head]
+	for s.win.Len() > 0 {
+		h := s.win.Oldest()
 		if h.state != stAcked {
 			break
 		}
@@ -474,18 +447,15 @@ func (s *Sink) ackLocked(e *entry, pa *natsjs.PubAck) {
 				s.lastStreamSeq = h.streamSeq
 			}
 		}
-		s.durable.Store(h.seq)
+		s.win.Pop()
 		s.stats.published.Add(1)
 		h.state = stFree
-		s.pendingBytes -= len(h.msg.Data)
 		h.msg.Data = nil
 		if cap(h.buf) > 64<<10 {
 			h.buf = nil
 		}
-		s.head = (s.head + 1) % len(s.ring)
-		s.n--
 	}
-	s.notifyLocked()
+	s.win.Notify()
 }
 
 // failLocked records that e's publish failed and pauses publishing.
@@ -497,7 +467,7 @@ func (s *Sink) failLocked(e *entry, err error) {
 	s.inflight--
 	s.stats.errors.Add(1)
 	s.pauseLocked(fmt.Errorf("publish seq %d: %w", e.seq, err))
-	s.notifyLocked()
+	s.win.Notify()
 }
 
 // pauseLocked stops new publishes and wakes the recovery goroutine.
@@ -526,21 +496,6 @@ func (s *Sink) stoppedLocked() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// waitLocked returns a channel closed at the next notifyLocked.
-func (s *Sink) waitLocked() <-chan struct{} {
-	if s.waitCh == nil {
-		s.waitCh = make(chan struct{})
-	}
-	return s.waitCh
-}
-
-func (s *Sink) notifyLocked() {
-	if s.waitCh != nil {
-		close(s.waitCh)
-		s.waitCh = nil
-	}
 }
 
 // watch pauses publishing as soon as the connection drops, so that nothing is

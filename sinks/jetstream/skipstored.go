@@ -16,8 +16,8 @@ import (
 func (s *Sink) skipStored() error {
 	s.mu.Lock()
 	sources := map[string]bool{}
-	for i := 0; i < s.n; i++ {
-		e := s.ring[(s.head+i)%len(s.ring)]
+	for i := 0; i < s.win.Len(); i++ {
+		e := s.win.At(i)
 		if e.state == stFailed || e.state == stUnsent {
 			sources[s.sourceOf(e)] = true
 		}
@@ -33,8 +33,8 @@ func (s *Sink) skipStored() error {
 		}
 		s.mu.Lock()
 		last := -1
-		for i := 0; i < s.n; i++ {
-			e := s.ring[(s.head+i)%len(s.ring)]
+		for i := 0; i < s.win.Len(); i++ {
+			e := s.win.At(i)
 			if (e.state == stFailed || e.state == stUnsent) && s.sourceOf(e) == src && len(e.id) > 0 && e.id[0] == id {
 				last = i
 				break
@@ -42,7 +42,7 @@ func (s *Sink) skipStored() error {
 		}
 		var stored []*entry
 		for i := 0; i <= last; i++ {
-			e := s.ring[(s.head+i)%len(s.ring)]
+			e := s.win.At(i)
 			if (e.state == stFailed || e.state == stUnsent) && s.sourceOf(e) == src {
 				stored = append(stored, e)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-cdc/tributary/change"
 	"github.com/tributary-cdc/tributary/replicator"
+	"github.com/tributary-cdc/tributary/sinks/internal/window"
 )
 
 // Defaults for Options.
@@ -185,17 +186,12 @@ type Sink struct {
 	created      map[string]bool
 	createDenied bool
 
-	mu           sync.Mutex
-	ring         []*entry
-	head, n      int
-	pendingBytes int    // value bytes of the records in the ring
-	written      uint64 // seq of the last event written
-	fatal        error
-	closed       bool
-	waitCh       chan struct{} // closed and cleared on every state change someone waits for
+	mu     sync.Mutex
+	win    *window.Window[*entry] // guarded by mu; sizes are value bytes
+	fatal  error
+	closed bool
 
-	durable atomic.Uint64
-	stats   struct{ produced, errors, retries atomic.Uint64 }
+	stats struct{ produced, errors, retries atomic.Uint64 }
 
 	ctx       context.Context // the records' context: cancelled by Close
 	cancel    context.CancelFunc
@@ -215,13 +211,14 @@ func New(ctx context.Context, opts Options) (*Sink, error) {
 		log:     opts.Logger.With("sink", "kafka"),
 		topics:  make(map[topicKey]string),
 		created: make(map[string]bool),
-		ring:    make([]*entry, opts.MaxBufferedRecords),
 	}
-	for i := range s.ring {
+	ring := make([]*entry, opts.MaxBufferedRecords)
+	for i := range ring {
 		e := &entry{}
 		e.promise = func(_ *kgo.Record, err error) { s.onPromise(e, err) }
-		s.ring[i] = e
+		ring[i] = e
 	}
+	s.win = window.New(&s.mu, ring, opts.MaxBufferedBytes)
 	kopts := []kgo.Opt{
 		kgo.SeedBrokers(opts.Brokers...),
 		kgo.ClientID(opts.ClientID),
@@ -290,30 +287,20 @@ func (s *Sink) Write(ctx context.Context, seq uint64, ev *change.Event) error {
 	s.scratch = change.AppendJSON(s.scratch[:0], ev)
 
 	s.mu.Lock()
-	for s.n == len(s.ring) || s.n > 0 && s.pendingBytes+len(s.scratch) > s.opts.MaxBufferedBytes || s.fatal != nil || s.closed {
-		if err := s.stoppedLocked(); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		ch := s.waitLocked()
+	if stop, ctxErr := s.win.WaitRoom(ctx, len(s.scratch), s.stoppedLocked); stop != nil || ctxErr != nil {
 		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("kafka sink: write seq %d: %w", seq, ctx.Err())
+		if ctxErr != nil {
+			return fmt.Errorf("kafka sink: write seq %d: %w", seq, ctxErr)
 		}
-		s.mu.Lock()
+		return stop
 	}
-	e := s.ring[(s.head+s.n)%len(s.ring)]
-	s.n++
+	e := s.win.Push(seq, len(s.scratch))
 	e.seq = seq
 	e.acked = false
 	e.value, s.scratch = s.scratch, e.value
 	if cap(s.scratch) > 256<<10 {
 		s.scratch = nil // do not keep a huge event's buffer around
 	}
-	s.pendingBytes += len(e.value)
-	s.written = seq
 	s.lastSeq = seq
 	s.mu.Unlock()
 
@@ -360,31 +347,17 @@ func (s *Sink) topic(ctx context.Context, ev *change.Event) (string, error) {
 
 // Durable returns the highest seq such that every event written with a seq
 // at or below it has been acknowledged by the cluster.
-func (s *Sink) Durable() uint64 { return s.durable.Load() }
+func (s *Sink) Durable() uint64 { return s.win.Durable() }
 
 // Flush waits until every event written before the call is acknowledged, a
 // record fails for good, or ctx ends. It waits for no later event, so a
 // concurrent writer cannot hold it up.
 func (s *Sink) Flush(ctx context.Context) error {
-	s.mu.Lock()
-	target := s.written
-	for s.durable.Load() < target {
-		if err := s.stoppedLocked(); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		ch := s.waitLocked()
-		pending := s.n
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return fmt.Errorf("kafka sink: flush: %d records not acknowledged: %w", pending, ctx.Err())
-		}
-		s.mu.Lock()
+	pending, stop, ctxErr := s.win.Flush(ctx, s.stoppedLocked)
+	if ctxErr != nil {
+		return fmt.Errorf("kafka sink: flush: %d records not acknowledged: %w", pending, ctxErr)
 	}
-	s.mu.Unlock()
-	return nil
+	return stop
 }
 
 // Close flushes within ctx, fails the records still buffered and closes the
@@ -398,7 +371,7 @@ func (s *Sink) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		s.notifyLocked()
+		s.win.Notify()
 		s.mu.Unlock()
 		s.cancel()
 		done := make(chan struct{})
@@ -434,29 +407,26 @@ func (s *Sink) onPromise(e *entry, err error) {
 			s.fatal = fmt.Errorf("produce seq %d to %s: %w", e.seq, e.rec.Topic, err)
 			s.log.Error("kafka record failed; the sink stops", "seq", e.seq, "topic", e.rec.Topic, "err", err)
 		}
-		s.notifyLocked()
+		s.win.Notify()
 		return
 	}
 	s.stats.produced.Add(1)
 	e.acked = true
-	if s.ring[s.head] != e {
+	if s.win.Oldest() != e {
 		return // an earlier record is still unacknowledged
 	}
-	for s.n > 0 {
-		h := s.ring[s.head]
+	for s.win.Len() > 0 {
+		h := s.win.Oldest()
 		if !h.acked {
 			break
 		}
-		s.durable.Store(h.seq)
+		s.win.Pop()
 		h.acked = false
-		s.pendingBytes -= len(h.value)
 		if cap(h.value) > 64<<10 {
 			h.value = nil
 		}
-		s.head = (s.head + 1) % len(s.ring)
-		s.n--
 	}
-	s.notifyLocked()
+	s.win.Notify()
 }
 
 // stoppedLocked returns the error that stops the sink, if any.
@@ -468,19 +438,4 @@ func (s *Sink) stoppedLocked() error {
 		return ErrClosed
 	}
 	return nil
-}
-
-// waitLocked returns a channel closed at the next notifyLocked.
-func (s *Sink) waitLocked() <-chan struct{} {
-	if s.waitCh == nil {
-		s.waitCh = make(chan struct{})
-	}
-	return s.waitCh
-}
-
-func (s *Sink) notifyLocked() {
-	if s.waitCh != nil {
-		close(s.waitCh)
-		s.waitCh = nil
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tributary-cdc/tributary/change"
+	"github.com/tributary-cdc/tributary/sinks/internal/window"
 )
 
 // testLogger prints warnings and errors, so a failing test shows what the
@@ -385,15 +386,11 @@ func TestKafkaWriteAfterCloseAndBadInput(t *testing.T) {
 // TestKafkaDurableOutOfOrderAcks drives the window with acknowledgements in
 // another order than the writes, as different partitions deliver them.
 func TestKafkaDurableOutOfOrderAcks(t *testing.T) {
-	s := &Sink{ring: make([]*entry, 4), log: testLogger}
-	for i := range s.ring {
-		s.ring[i] = &entry{}
-	}
+	s := &Sink{log: testLogger}
+	s.win = window.New(&s.mu, []*entry{{}, {}, {}, {}}, 0)
 	reserve := func(seq uint64) *entry {
-		e := s.ring[(s.head+s.n)%len(s.ring)]
-		s.n++
+		e := s.win.Push(seq, 0)
 		e.seq = seq
-		s.written = seq
 		return e
 	}
 	e1, e2, e3 := reserve(10), reserve(20), reserve(30)
@@ -403,8 +400,8 @@ func TestKafkaDurableOutOfOrderAcks(t *testing.T) {
 		t.Fatalf("Durable() = %d before the first record is acknowledged", d)
 	}
 	s.onPromise(e1, nil)
-	if d := s.Durable(); d != 30 || s.n != 0 {
-		t.Fatalf("Durable() = %d with %d in the window, want 30 and 0", d, s.n)
+	if d := s.Durable(); d != 30 || s.win.Len() != 0 {
+		t.Fatalf("Durable() = %d with %d in the window, want 30 and 0", d, s.win.Len())
 	}
 	e4, e5 := reserve(40), reserve(50)
 	s.onPromise(e5, nil)
