@@ -3,6 +3,7 @@ package learner
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/tributary-cdc/tributary/change"
@@ -17,6 +18,10 @@ type Counts struct {
 	Updates       int64 `json:"updates"`        // op u, unlearned and relearned
 	Deletes       int64 `json:"deletes"`        // op d, unlearned
 	Truncates     int64 `json:"truncates"`      // op t
+	// SnapshotRetakes counts PostgreSQL snapshots taken again (after a
+	// crash during the initial snapshot, or a lost slot): the table is
+	// restated from scratch, so ridge starts over from the new reads.
+	SnapshotRetakes int64 `json:"snapshot_retakes,omitempty"`
 
 	// Changes the model could not take back: an update or delete whose
 	// before image lacks the learner's columns (a table without REPLICA
@@ -87,6 +92,7 @@ type Learner struct {
 	warm  *warmWeights
 
 	counts    Counts
+	snapshot  string // the PostgreSQL snapshot (consistent point) the learned reads came from
 	seq       uint64 // stream sequence learned through
 	pos       Position
 	version   uint64 // newest saved version
@@ -178,6 +184,18 @@ func (l *Learner) Apply(ev *change.Event, seq uint64) Result {
 		l.counts.OtherTables++
 		return res
 	}
+	if ev.Op == change.OpRead && ev.Source.Connector == "postgresql" {
+		// Every read of a PostgreSQL snapshot carries its consistent point.
+		// Reads of another snapshot mean the table is being restated in
+		// full, so what was learned before must not count twice.
+		if key := strconv.FormatUint(ev.Source.LSN, 10); key != l.snapshot {
+			if l.snapshot != "" {
+				l.counts.SnapshotRetakes++
+				l.restate()
+			}
+			l.snapshot = key
+		}
+	}
 	switch ev.Op {
 	case change.OpCreate, change.OpRead:
 		l.feat.read(ev.After, l.after)
@@ -237,17 +255,27 @@ func (l *Learner) Apply(ev *change.Event, seq uint64) Result {
 		l.counts.Updates++
 	case change.OpTruncate:
 		l.counts.Truncates++
-		if l.ridge != nil {
-			l.ridge.Reset()
-			for i := range l.feat.num {
-				l.feat.num[i] = runningStats{}
-			}
-		} else {
+		if !l.restate() {
 			l.counts.TruncatesNotUnlearned++
 			res.NotUnlearned = true
 		}
 	}
 	return res
+}
+
+// restate empties the model because the table is stated again from
+// scratch (a truncate, or a snapshot taken again): ridge resets its
+// statistics and the numeric standardisation; sgd cannot unlearn and
+// reports false.
+func (l *Learner) restate() bool {
+	if l.ridge == nil {
+		return false
+	}
+	l.ridge.Reset()
+	for i := range l.feat.num {
+		l.feat.num[i] = runningStats{}
+	}
+	return true
 }
 
 // unlearnable reads a before image into l.before and reports whether it

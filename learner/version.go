@@ -71,6 +71,9 @@ type State struct {
 	SGD         *sgdState        `json:"sgd,omitempty"`
 	Prequential prequentialState `json:"prequential"`
 	Warm        *warmState       `json:"warm,omitempty"`
+	// Snapshot is the PostgreSQL snapshot (consistent point) whose reads
+	// the model holds; reads of another one restate the table.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // approximations are stated in every version of an algorithm.
@@ -78,6 +81,7 @@ var approximations = map[string][]string{
 	config.AlgorithmSGD: {
 		"deletes and the before images of updates are unlearned with one reverse gradient step at the current weights (exact for the running means, approximate for the weights)",
 		"a truncate cannot be unlearned: the model is kept and counts.truncates_not_unlearned counts it",
+		"a PostgreSQL snapshot taken again cannot be unlearned: its reads are learned on top and counts.snapshot_retakes counts it",
 		"a missing numeric value is imputed with the running mean at the time it is read",
 	},
 	config.AlgorithmRidge: {
@@ -125,7 +129,7 @@ func (l *Learner) Snapshot(v uint64) (*Version, error) {
 		ver.Weights[n] = w[j]
 		ver.FeatureStats[n] = stats[j]
 	}
-	ver.State = State{Featurizer: l.feat.state(), Prequential: l.eval.state()}
+	ver.State = State{Featurizer: l.feat.state(), Prequential: l.eval.state(), Snapshot: l.snapshot}
 	if l.ridge != nil {
 		ver.State.Ridge = l.ridge.state()
 	} else {
@@ -189,6 +193,7 @@ func Restore(cfg config.LearnerConfig, v *Version) (*Learner, error) {
 		l.counts.Missing = map[string]int64{}
 	}
 	l.seq, l.pos, l.version, l.warmStart = v.StreamSeq, v.Position, v.Version, v.WarmStart
+	l.snapshot = v.State.Snapshot
 	return l, nil
 }
 
