@@ -51,7 +51,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer stopSource()
 	p.resume(ctx)
 	srcDone := make(chan error, 1)
-	go func() { srcDone <- p.runSource(srcCtx, batches) }()
+	barriers := make(chan chan struct{})
+	go func() { srcDone <- p.runSource(srcCtx, batches, barriers) }()
 
 	commitCtx, stopCommit := context.WithCancel(context.WithoutCancel(ctx))
 	commitDone := make(chan struct{})
@@ -81,6 +82,15 @@ loop:
 				runErr = err
 				break loop
 			}
+		case done := <-barriers:
+			// The source stopped and will run again: make what it handed
+			// over durable first, so that it restarts from a settled state
+			// (a snapshot it retakes can then be purged without racing
+			// events still in flight).
+			if err := p.Out.Flush(ctx); err != nil && ctx.Err() == nil {
+				p.Logger.Warn("sinks did not acknowledge before the source restarted", "source", name, "err", err)
+			}
+			close(done)
 		case err := <-srcDone:
 			srcDone <- err // let the shutdown below see it
 			if err != nil {
@@ -157,8 +167,10 @@ func (p *Pipeline) resume(ctx context.Context) {
 }
 
 // runSource runs the source, restarting it with exponential backoff after
-// retryable errors, until ctx ends or it fails permanently.
-func (p *Pipeline) runSource(ctx context.Context, out chan<- Batch) error {
+// retryable errors, until ctx ends or it fails permanently. Before a
+// restart it waits until the run loop has written every batch the source
+// handed over and the sinks made them durable (through barriers).
+func (p *Pipeline) runSource(ctx context.Context, out chan Batch, barriers chan<- chan struct{}) error {
 	backoff := p.MinBackoff
 	for {
 		started := time.Now()
@@ -184,10 +196,37 @@ func (p *Pipeline) runSource(ctx context.Context, out chan<- Batch) error {
 			return nil
 		case <-time.After(backoff):
 		}
+		if err := p.settle(ctx, out, barriers); err != nil {
+			return nil
+		}
 		backoff *= 2
 		if backoff > p.MaxBackoff {
 			backoff = p.MaxBackoff
 		}
+	}
+}
+
+// settle waits until the run loop has taken every batch from out, then
+// until it has flushed the sinks. It returns ctx's error if ctx ends first.
+func (p *Pipeline) settle(ctx context.Context, out chan Batch, barriers chan<- chan struct{}) error {
+	for len(out) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	done := make(chan struct{})
+	select {
+	case barriers <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
