@@ -46,6 +46,7 @@ type streamer struct {
 	idx        int64
 	tableOrder []tableCount
 	idPrefix   []byte
+	txID       string // "xid:commit LSN", the transaction block's id
 
 	// idleLSN is the furthest LSN the server says it has sent us (keepalive
 	// WAL end, empty transactions). It may be reported as flushed whenever
@@ -246,6 +247,7 @@ func (st *streamer) handle(ctx context.Context, walStart uint64, data []byte) er
 		}
 		st.idPrefix = strconv.AppendUint(append(append(st.idPrefix[:0], st.s.cfg.Name...), ':'), st.finalLSN, 10)
 		st.idPrefix = append(st.idPrefix, ':')
+		st.txID = strconv.FormatUint(uint64(st.xid), 10) + ":" + strconv.FormatUint(st.finalLSN, 10)
 	case msgCommit:
 		r.u8()
 		r.u64() // commit LSN
@@ -381,8 +383,7 @@ func (st *streamer) emit(ctx context.Context, rel *relation, op change.Op, lsn u
 		Source: change.Source{Connector: "postgresql", Name: st.s.cfg.Name, TsMs: st.commitMs, Snapshot: "false",
 			DB: st.db, Schema: rel.namespace, Table: rel.name, TxID: st.xid, LSN: lsn},
 		TsMs: time.Now().UnixMilli(),
-		Tx: &change.Transaction{ID: strconv.FormatUint(uint64(st.xid), 10) + ":" + strconv.FormatUint(st.finalLSN, 10),
-			TotalOrder: st.idx, DataCollectionOrder: tableN},
+		Tx:   &change.Transaction{ID: st.txID, TotalOrder: st.idx, DataCollectionOrder: tableN},
 	}
 	st.batch = append(st.batch, ev)
 	st.s.stats.Events.Add(1)
