@@ -65,6 +65,10 @@ type LearnerConfig struct {
 	Features     FeatureConfig `mapstructure:"features" json:"features"`
 	Algorithm    string        `mapstructure:"algorithm" json:"algorithm"` // sgd | ridge
 	VersionEvery VersionEvery  `mapstructure:"version_every" json:"version_every"`
+	// KeepVersions is how many of the newest model versions are kept: after
+	// each save the older ones are deleted (the newest never, and a warm
+	// start's version 1 is kept besides). Default 100; 0 keeps all.
+	KeepVersions int `mapstructure:"keep_versions" json:"keep_versions"`
 
 	// LearningRate is the sgd step size (default 0.5); ridge ignores it.
 	LearningRate float64 `mapstructure:"learning_rate" json:"learning_rate,omitempty"`

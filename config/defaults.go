@@ -22,6 +22,7 @@ const (
 	DefaultAlgorithm       = AlgorithmSGD
 	DefaultVersionEvents   = 10000
 	DefaultVersionInterval = 30 * time.Second
+	DefaultKeepVersions    = 100
 	DefaultLearningRate    = 0.5
 	DefaultRidgeL2         = 1.0
 	DefaultRollingWindow   = 1000
@@ -148,7 +149,8 @@ func (c *Config) fillDefaults(isSet func(path string) bool) {
 
 // fillLearnerDefaults fills the learner keys added with the learner itself:
 // learning_rate, l2 (by algorithm; an explicit 0 given in the file is kept),
-// rolling_window, key and the aggregate window.
+// keep_versions (an explicit 0, keep all, is kept), rolling_window, key and
+// the aggregate window.
 func (l *LearnerConfig) fillLearnerDefaults(i int, isSet func(path string) bool) {
 	set := func(key string) bool {
 		return isSet != nil && isSet(fmt.Sprintf("learners[%d].%s", i, key))
@@ -158,6 +160,9 @@ func (l *LearnerConfig) fillLearnerDefaults(i int, isSet func(path string) bool)
 	}
 	if l.L2 == 0 && !set("l2") && l.Algorithm == AlgorithmRidge {
 		l.L2 = DefaultRidgeL2
+	}
+	if l.KeepVersions == 0 && !set("keep_versions") {
+		l.KeepVersions = DefaultKeepVersions
 	}
 	if l.RollingWindow == 0 && !set("rolling_window") {
 		l.RollingWindow = DefaultRollingWindow

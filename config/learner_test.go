@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,7 +57,7 @@ learners:
 	s := c.Learners[0]
 	want := LearnerConfig{Name: "s", Source: "my-shop", Table: "public.t", Target: "y",
 		Features: FeatureConfig{Numeric: []string{"x"}}, Algorithm: "sgd",
-		VersionEvery: VersionEvery{10000, 30 * time.Second}, LearningRate: 0.05, L2: 1e-4,
+		VersionEvery: VersionEvery{10000, 30 * time.Second}, KeepVersions: 100, LearningRate: 0.05, L2: 1e-4,
 		WarmStart: model, RollingWindow: 500, Key: []string{"order_id", "line"},
 		Aggregates: AggregateConfig{Keys: []string{"customer_id"}, Window: 90 * time.Second}}
 	if !reflect.DeepEqual(s, want) {
@@ -115,5 +116,52 @@ learners:
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("problems:\n%v\nwant\n%v", ps, want)
+	}
+}
+
+// keep_versions defaults to 100; an explicit 0 (keep all) is kept, from the
+// file or the environment; FillDefaults treats 0 as unset.
+func TestLearnerKeepVersions(t *testing.T) {
+	t.Setenv("TRIBUTARY_LEARNERS_2_KEEP_VERSIONS", "0")
+	c := mustLoad(t, minimal+`
+learners:
+  - {name: a, source: my-shop, table: public.t, target: y, features: {numeric: [x]}}
+  - {name: b, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: 0}
+  - {name: c, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: 7}
+  - {name: d, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: 3}
+`)
+	var got []int
+	for _, l := range c.Learners {
+		got = append(got, l.KeepVersions)
+	}
+	if want := []int{100, 0, 0, 3}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keep_versions = %v, want %v", got, want)
+	}
+	code := Config{Learners: []LearnerConfig{{Name: "a"}, {Name: "b", KeepVersions: 5}}}
+	code.FillDefaults()
+	if k0, k1 := code.Learners[0].KeepVersions, code.Learners[1].KeepVersions; k0 != DefaultKeepVersions || k1 != 5 {
+		t.Errorf("FillDefaults: keep_versions %d, %d; want %d, 5", k0, k1, DefaultKeepVersions)
+	}
+}
+
+func TestLearnerKeepVersionsProblems(t *testing.T) {
+	ps := problemsOf(t, minimal+`
+learners:
+  - {name: a, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: 2}
+  - {name: b, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: -1}
+  - {name: c, source: my-shop, table: public.t, target: y, features: {numeric: [x]}, keep_versions: many}
+`)
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Field)
+	}
+	sort.Strings(got)
+	if want := []string{"learners[1].keep_versions", "learners[2].keep_versions"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("problems:\n%v\nwant fields %v", ps, want)
+	}
+	for _, p := range ps {
+		if p.Field == "learners[1].keep_versions" && !strings.Contains(p.String(), ">= 0") {
+			t.Errorf("problem %q does not say what is allowed", p.String())
+		}
 	}
 }

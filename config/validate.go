@@ -278,6 +278,9 @@ func (c *Config) validateLearners(ps *Problems) {
 		if ve.Events == 0 && ve.Interval == 0 {
 			ps.add(p+".version_every", "events and interval are both 0: a learner would never save a version")
 		}
+		if l.KeepVersions < 0 {
+			ps.add(p+".keep_versions", fmt.Sprintf("%d: want a number >= 0 (0 keeps every version)", l.KeepVersions))
+		}
 		validateLearnerTuning(ps, p, &l, cols)
 	}
 	if len(c.Learners) > 0 {

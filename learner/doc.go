@@ -55,6 +55,15 @@
 // "<learner>:a:<seq>"), which JetStream's duplicate window drops when the
 // stream stores those subjects.
 //
+// # Retention
+//
+// After each version is saved, the runner deletes the oldest versions so
+// that keep_versions remain (default 100; 0 keeps all): the newest is never
+// deleted, so a restart always finds it, and the version 1 a warm start
+// imported is kept besides them as the batch baseline. Deleting oldest
+// first leaves the newest versions whenever it stops part way; a failed
+// deletion is logged and retried after the next save.
+//
 // # VERSION FORMAT
 //
 // A version is one JSON object, format "tributary.learner-version",

@@ -53,7 +53,8 @@ const saveTimeout = 10 * time.Second
 // version (or the warm start), applies every message after that version's
 // stream sequence once, publishes a prediction (and aggregates) for every
 // insert learned, and saves a version every version_every events or
-// interval, and when it stops.
+// interval, and when it stops. After each save it deletes the versions
+// beyond keep_versions (see retired), so the newest always stays.
 type Runner struct {
 	cfg    config.LearnerConfig
 	prefix string
@@ -381,11 +382,12 @@ func (r *Runner) save(ctx context.Context) {
 		cancel()
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if err != nil {
 		r.lastErr = err.Error()
 		r.retryAt = time.Now().Add(time.Second)
-		r.log.Warn("saving a version failed; retrying", "version", r.next, "err", err)
+		next := r.next
+		r.mu.Unlock()
+		r.log.Warn("saving a version failed; retrying", "version", next, "err", err)
 		return
 	}
 	r.l.Saved(v.Version)
@@ -394,7 +396,60 @@ func (r *Runner) save(ctx context.Context) {
 	r.lastSave = time.Now()
 	r.saveDur = time.Since(start)
 	r.lastErr = ""
-	r.log.Debug("saved version", "version", v.Version, "stream_seq", v.StreamSeq, "took", r.saveDur)
+	pinFirst := r.l.warmStart != nil
+	r.mu.Unlock()
+	r.log.Debug("saved version", "version", v.Version, "stream_seq", v.StreamSeq, "took", time.Since(start))
+	r.prune(ctx, v.Version, pinFirst)
+}
+
+// prune deletes the versions that retention retires once version newest is
+// saved (see retired), oldest first. A failure is logged and stops this
+// round; the versions left are retired again after the next save, so
+// pruning is retried then and never stops learning.
+func (r *Runner) prune(ctx context.Context, newest uint64, pinFirst bool) {
+	if r.cfg.KeepVersions <= 0 {
+		return
+	}
+	pctx, cancel := context.WithTimeout(ctx, saveTimeout)
+	defer cancel()
+	vs, err := r.store.Versions(pctx, r.cfg.Name)
+	if err == nil {
+		for _, v := range retired(vs, newest, r.cfg.KeepVersions, pinFirst) {
+			if err = r.store.Delete(pctx, r.cfg.Name, v); err != nil {
+				break
+			}
+			r.log.Debug("deleted version", "version", v)
+		}
+	}
+	if err != nil {
+		r.mu.Lock()
+		r.lastErr = err.Error()
+		r.mu.Unlock()
+		r.log.Warn("deleting old versions failed; retrying after the next save", "keep_versions", r.cfg.KeepVersions, "err", err)
+	}
+}
+
+// retired returns the versions of vs (ascending) that retention deletes
+// once version newest is saved: all but the keep newest up to newest,
+// oldest first. newest and anything above it are never retired, nor is
+// version 1 when pinFirst (a warm start imported it): it is the batch
+// model as imported, the baseline `tributary model diff 1 N` compares
+// against, and the model file it came from may since have been retrained
+// in place; it costs one blob and is not counted in keep.
+func retired(vs []uint64, newest uint64, keep int, pinFirst bool) []uint64 {
+	if keep <= 0 {
+		return nil
+	}
+	var older []uint64
+	for _, v := range vs {
+		if v < newest && !(pinFirst && v == 1) {
+			older = append(older, v)
+		}
+	}
+	if n := len(older) - (keep - 1); n > 0 {
+		return older[:n]
+	}
+	return nil
 }
 
 // Status is a runner's state for /status.

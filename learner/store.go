@@ -30,6 +30,10 @@ type Blobs interface {
 	// List returns the names that start with prefix, in any order; none is
 	// not an error.
 	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes the blob stored under name; once it returns nil, Get
+	// of name reports ErrNotFound and List leaves name out. Deleting a
+	// missing blob is not an error.
+	Delete(ctx context.Context, name string) error
 }
 
 // DirBlobs keeps blobs as files under a directory; a name's '/' separated
@@ -93,6 +97,18 @@ func (d *DirBlobs) Get(ctx context.Context, name string) ([]byte, error) {
 		return nil, fmt.Errorf("model store: get %s: %w", name, err)
 	}
 	return b, nil
+}
+
+// Delete removes the file of name; a missing file is not an error.
+func (d *DirBlobs) Delete(ctx context.Context, name string) error {
+	p, err := d.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("model store: delete %s: %w", name, err)
+	}
+	return nil
 }
 
 // List walks the directory for names starting with prefix.
@@ -189,6 +205,14 @@ func (s Store) Latest(ctx context.Context, learner string) (*Version, []error, e
 		skipped = append(skipped, err)
 	}
 	return nil, skipped, fmt.Errorf("learner %s: no versions: %w", learner, ErrNotFound)
+}
+
+// Delete removes version v of a learner; a missing one is not an error.
+func (s Store) Delete(ctx context.Context, learner string, v uint64) error {
+	if err := s.Blobs.Delete(ctx, VersionName(learner, v)); err != nil {
+		return fmt.Errorf("delete learner %s version %d: %w", learner, v, err)
+	}
+	return nil
 }
 
 // Save writes version v (encoding it, which sets its checksum).

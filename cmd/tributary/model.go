@@ -216,6 +216,9 @@ func newModelListCmd() *cobra.Command {
 			list := []versionSummary{}
 			for _, n := range vs {
 				v, err := e.store.Load(ctx, e.learner.Name, n)
+				if errors.Is(err, learner.ErrNotFound) {
+					continue // deleted by retention since it was listed
+				}
 				if err != nil {
 					list = append(list, versionSummary{Version: n, Error: err.Error()})
 					continue

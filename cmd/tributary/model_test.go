@@ -207,3 +207,63 @@ func absFloat(x float64) float64 {
 	}
 	return x
 }
+
+// The model commands work on a store whose oldest versions retention has
+// deleted: list shows what is left, show loads the newest, and a deleted
+// version is reported missing.
+func TestModelCommandsOnPrunedStore(t *testing.T) {
+	dir := t.TempDir()
+	port, err := testenv.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := writeModelConfig(t, dir, port)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e, err := jetstream.StartEmbedded(ctx, jetstream.EmbeddedOptions{StoreDir: filepath.Join(dir, "data", "nats"), Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	saveTestVersions(t, cfgPath, e.URL())
+	nc, err := jetstream.Connect(ctx, e.URL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	blobs, err := jetstream.NewObjectBlobs(ctx, nc, jetstream.DefaultModelBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Delete(ctx, learner.VersionName("amount", 1)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCLI(t, "model", "list", "--config", cfgPath, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []struct {
+		Version, Parent uint64
+		Error           string
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	if len(list) != 2 || list[0].Version != 2 || list[0].Parent != 1 || list[1].Version != 3 || list[0].Error != "" || list[1].Error != "" {
+		t.Fatalf("list of the pruned store = %+v", list)
+	}
+	out, err = runCLI(t, "model", "list", "--config", cfgPath)
+	if err != nil || strings.Count(out, "\n") != 3 {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "model", "show", "--config", cfgPath)
+	if err != nil || !strings.Contains(out, "learner amount version 3 (parent 2)") {
+		t.Fatalf("show: %v\n%s", err, out)
+	}
+	if _, err := runCLI(t, "model", "diff", "2", "3", "--config", cfgPath); err != nil {
+		t.Fatalf("diff 2 3: %v", err)
+	}
+	if _, err := runCLI(t, "model", "show", "1", "--config", cfgPath); err == nil {
+		t.Fatal("show of a deleted version succeeded")
+	}
+}

@@ -2,6 +2,8 @@ package jetstream
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,6 +24,7 @@ const DefaultModelBucket = "tributary_models"
 // this package need not import the learner.
 type ObjectBlobs struct {
 	obs    natsjs.ObjectStore
+	js     natsjs.JetStream
 	bucket string
 }
 
@@ -49,7 +52,7 @@ func NewObjectBlobs(ctx context.Context, nc *nats.Conn, bucket string) (*ObjectB
 	if err != nil {
 		return nil, fmt.Errorf("object store: open bucket %s: %w", bucket, err)
 	}
-	return &ObjectBlobs{obs: obs, bucket: bucket}, nil
+	return &ObjectBlobs{obs: obs, js: js, bucket: bucket}, nil
 }
 
 // Put stores data under name and returns once the server has acknowledged
@@ -91,4 +94,47 @@ func (o *ObjectBlobs) List(ctx context.Context, prefix string) ([]string, error)
 		}
 	}
 	return names, nil
+}
+
+// Delete removes the object stored under name: its chunks, then its
+// metadata. The object store's Delete leaves a delete marker on the
+// object's metadata subject (ADR-20: "$O.<bucket>.M.<base64url name>" in
+// stream "OBJ_<bucket>"), which every List would read again forever, so
+// Delete purges that subject too once the marker is stored. A missing
+// object is not an error.
+func (o *ObjectBlobs) Delete(ctx context.Context, name string) error {
+	err := o.obs.Delete(ctx, name)
+	if errors.Is(err, natsjs.ErrObjectNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("object store %s: delete %s: %w", o.bucket, name, err)
+	}
+	if err := o.purgeMarker(ctx, name); err != nil {
+		return fmt.Errorf("object store %s: delete %s: purge the delete marker: %w", o.bucket, name, err)
+	}
+	return nil
+}
+
+// purgeMarker purges the metadata subject of name up to and including its
+// last message when that is a delete marker, so that a Put of the same name
+// racing the purge is not lost.
+func (o *ObjectBlobs) purgeMarker(ctx context.Context, name string) error {
+	st, err := o.js.Stream(ctx, "OBJ_"+o.bucket)
+	if err != nil {
+		return err
+	}
+	subj := "$O." + o.bucket + ".M." + base64.URLEncoding.EncodeToString([]byte(name))
+	m, err := st.GetLastMsgForSubject(ctx, subj)
+	if errors.Is(err, natsjs.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var info natsjs.ObjectInfo
+	if err := json.Unmarshal(m.Data, &info); err != nil || !info.Deleted {
+		return err
+	}
+	return st.Purge(ctx, natsjs.WithPurgeSubject(subj), natsjs.WithPurgeSequence(m.Sequence+1))
 }

@@ -106,3 +106,67 @@ func TestOrderedFeed(t *testing.T) {
 		t.Fatalf("after an idle wait: %d %q %v", seq, data, err)
 	}
 }
+
+// Delete removes an object (Get reports fs.ErrNotExist, List leaves it
+// out) and purges its delete marker, so deleted objects do not pile up in
+// the bucket's stream; deleting a missing object is not an error.
+func TestObjectBlobsDelete(t *testing.T) {
+	e := startServer(t, t.TempDir(), "127.0.0.1:0")
+	nc := connect(t, e.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := NewObjectBlobs(ctx, nc, "models_del")
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("y", 300<<10) // several chunks
+	for _, name := range []string{"a/v1.json", "a/v2.json", "a/v3.json"} {
+		if err := b.Put(ctx, name, []byte(big)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js, _ := natsjs.New(nc)
+	stream, err := js.Stream(ctx, "OBJ_models_del")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := func() uint64 {
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs
+	}
+	before := msgs()
+	for _, name := range []string{"a/v1.json", "a/v2.json"} {
+		if err := b.Delete(ctx, name); err != nil {
+			t.Fatalf("Delete(%s): %v", name, err)
+		}
+	}
+	if _, err := b.Get(ctx, "a/v1.json"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Get after Delete: %v, want fs.ErrNotExist", err)
+	}
+	if names, err := b.List(ctx, "a/"); err != nil || strings.Join(names, ",") != "a/v3.json" {
+		t.Fatalf("List after Delete = %v, %v", names, err)
+	}
+	if got, err := b.Get(ctx, "a/v3.json"); err != nil || string(got) != big {
+		t.Fatalf("Get(a/v3.json) after deleting the others: %d bytes, %v", len(got), err)
+	}
+	// Each object is 3 chunks and a metadata message; nothing of the deleted
+	// ones is left, not even a marker.
+	if after := msgs(); after != before/3 {
+		t.Errorf("stream holds %d messages after deleting 2 of 3 objects (%d before), want %d", after, before, before/3)
+	}
+	for _, name := range []string{"a/v1.json", "never/put.json"} {
+		if err := b.Delete(ctx, name); err != nil {
+			t.Errorf("Delete of missing %s: %v", name, err)
+		}
+	}
+	// A name can be stored again after its deletion.
+	if err := b.Put(ctx, "a/v1.json", []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Get(ctx, "a/v1.json"); err != nil || string(got) != "again" {
+		t.Fatalf("Get after Put again: %q, %v", got, err)
+	}
+}
