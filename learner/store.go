@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/tributary-cdc/tributary/internal/fsutil"
 )
 
 // ErrNotFound is what Blobs.Get returns (wrapped or not) for a missing
@@ -60,28 +62,8 @@ func (d *DirBlobs) Put(ctx context.Context, name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("model store: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("model store: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := fsutil.WriteFileAtomic(p, data, 0o644); err != nil {
 		return fmt.Errorf("model store: put %s: %w", name, err)
-	}
-	if dir, err := os.Open(filepath.Dir(p)); err == nil {
-		_ = dir.Sync()
-		dir.Close()
 	}
 	return nil
 }

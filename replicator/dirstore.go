@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/tributary-cdc/tributary/internal/fsutil"
 )
 
 // DirStore is a StateStore kept as one file per key in a directory. Put
@@ -54,28 +56,8 @@ func (d *DirStore) Put(_ context.Context, key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("write state %s: %w", key, err)
-	}
-	if _, err := f.Write(value); err != nil {
-		f.Close()
-		return fmt.Errorf("write state %s: %w", key, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("fsync state %s: %w", key, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write state %s: %w", key, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		return fmt.Errorf("write state %s: %w", key, err)
-	}
-	if dir, err := os.Open(d.dir); err == nil {
-		_ = dir.Sync()
-		dir.Close()
+	if err := fsutil.WriteFileAtomic(p, value, 0o644); err != nil {
+		return fmt.Errorf("state %s: %w", key, err)
 	}
 	return nil
 }
