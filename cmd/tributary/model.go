@@ -134,8 +134,17 @@ func connectRunning(ctx context.Context, listen string) (*nats.Conn, error) {
 	return jetstream.Connect(cctx, "nats://"+net.JoinHostPort(host, port), "tributary-model")
 }
 
-func (e *modelEnv) ctx(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), 60*time.Second)
+// withModelEnv opens the model store the config names, runs fn with a
+// bounded context, and closes the store.
+func withModelEnv(cmd *cobra.Command, fn func(ctx context.Context, e *modelEnv) error) error {
+	e, err := openModelEnv(cmd)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 60*time.Second)
+	defer cancel()
+	return fn(ctx, e)
 }
 
 // load returns version v of the learner, or the newest for v == 0.
@@ -202,47 +211,42 @@ func newModelListCmd() *cobra.Command {
 		Short: "List the learner's versions, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := openModelEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.close()
-			ctx, cancel := e.ctx(cmd)
-			defer cancel()
-			vs, err := e.store.Versions(ctx, e.learner.Name)
-			if err != nil {
-				return err
-			}
-			list := []versionSummary{}
-			for _, n := range vs {
-				v, err := e.store.Load(ctx, e.learner.Name, n)
-				if errors.Is(err, learner.ErrNotFound) {
-					continue // deleted by retention since it was listed
-				}
+			return withModelEnv(cmd, func(ctx context.Context, e *modelEnv) error {
+				vs, err := e.store.Versions(ctx, e.learner.Name)
 				if err != nil {
-					list = append(list, versionSummary{Version: n, Error: err.Error()})
-					continue
+					return err
 				}
-				list = append(list, summarize(v))
-			}
-			if e.asJSON {
-				return writeJSON(e.out, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintf(e.out, "learner %s has no versions yet\n", e.learner.Name)
-				return nil
-			}
-			tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tPARENT\tCREATED\tALGORITHM\tSTREAM_SEQ\tPOSITION\tINSERTS\tUPDATES\tDELETES\tNOT_UNLEARNED\tRMSE\tROLLING_RMSE\tR2")
-			for _, s := range list {
-				if s.Error != "" {
-					fmt.Fprintf(tw, "%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", s.Version, s.Error)
-					continue
+				list := []versionSummary{}
+				for _, n := range vs {
+					v, err := e.store.Load(ctx, e.learner.Name, n)
+					if errors.Is(err, learner.ErrNotFound) {
+						continue // deleted by retention since it was listed
+					}
+					if err != nil {
+						list = append(list, versionSummary{Version: n, Error: err.Error()})
+						continue
+					}
+					list = append(list, summarize(v))
 				}
-				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\n", s.Version, s.Parent, s.CreatedAt.Format(time.RFC3339),
-					s.Algorithm, s.StreamSeq, orDash(s.Position), s.Inserts, s.Updates, s.Deletes, s.NotUnlearned, s.RMSE, s.RollingRMSE, s.R2)
-			}
-			return tw.Flush()
+				if e.asJSON {
+					return writeJSON(e.out, list)
+				}
+				if len(list) == 0 {
+					fmt.Fprintf(e.out, "learner %s has no versions yet\n", e.learner.Name)
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "VERSION\tPARENT\tCREATED\tALGORITHM\tSTREAM_SEQ\tPOSITION\tINSERTS\tUPDATES\tDELETES\tNOT_UNLEARNED\tRMSE\tROLLING_RMSE\tR2")
+				for _, s := range list {
+					if s.Error != "" {
+						fmt.Fprintf(tw, "%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t%s\n", s.Version, s.Error)
+						continue
+					}
+					fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%.4f\t%.4f\t%.4f\n", s.Version, s.Parent, s.CreatedAt.Format(time.RFC3339),
+						s.Algorithm, s.StreamSeq, orDash(s.Position), s.Inserts, s.Updates, s.Deletes, s.NotUnlearned, s.RMSE, s.RollingRMSE, s.R2)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 }
@@ -267,22 +271,17 @@ func newModelShowCmd() *cobra.Command {
 					return err
 				}
 			}
-			e, err := openModelEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.close()
-			ctx, cancel := e.ctx(cmd)
-			defer cancel()
-			v, err := e.load(ctx, n)
-			if err != nil {
-				return err
-			}
-			if e.asJSON {
-				return writeJSON(e.out, v)
-			}
-			printVersion(e.out, v)
-			return nil
+			return withModelEnv(cmd, func(ctx context.Context, e *modelEnv) error {
+				v, err := e.load(ctx, n)
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return writeJSON(e.out, v)
+				}
+				printVersion(e.out, v)
+				return nil
+			})
 		},
 	}
 }
@@ -334,48 +333,43 @@ func newModelDiffCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, err := openModelEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.close()
-			ctx, cancel := e.ctx(cmd)
-			defer cancel()
-			va, err := e.load(ctx, a)
-			if err != nil {
-				return err
-			}
-			vb, err := e.load(ctx, b)
-			if err != nil {
-				return err
-			}
-			d := learner.Compare(va, vb)
-			if e.asJSON {
-				return writeJSON(e.out, struct {
-					From uint64 `json:"from"`
-					To   uint64 `json:"to"`
-					learner.Diff
-				}{a, b, d})
-			}
-			w := e.out
-			fmt.Fprintf(w, "learner %s: version %d -> %d (stream sequence %d -> %d)\n", e.learner.Name, a, b, va.StreamSeq, vb.StreamSeq)
-			c := d.CountDeltas
-			fmt.Fprintf(w, "events: %+d inserts, %+d snapshot reads, %+d updates, %+d deletes, %+d truncates, %+d not unlearned\n",
-				c.Inserts, c.SnapshotReads, c.Updates, c.Deletes, c.Truncates, c.UpdatesNotUnlearned+c.DeletesNotUnlearned+c.TruncatesNotUnlearned)
-			m := d.MetricDeltas
-			fmt.Fprintf(w, "cumulative: MAE %+.4f, RMSE %+.4f, R² %+.4f (%.4f -> %.4f RMSE)\n", m.Cumulative.MAE, m.Cumulative.RMSE, m.Cumulative.R2, va.Metrics.Cumulative.RMSE, vb.Metrics.Cumulative.RMSE)
-			fmt.Fprintf(w, "rolling:    MAE %+.4f, RMSE %+.4f, R² %+.4f\n", m.Rolling.MAE, m.Rolling.RMSE, m.Rolling.R2)
-			fmt.Fprintf(w, "intercept:  %+.6g\n\n", d.InterceptDelta)
-			tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FEATURE\tFROM\tTO\tDELTA\tDELTA×STD")
-			for i, ch := range d.Weights {
-				if top > 0 && i >= top {
-					fmt.Fprintf(tw, "... %d more\t\t\t\t\n", len(d.Weights)-top)
-					break
+			return withModelEnv(cmd, func(ctx context.Context, e *modelEnv) error {
+				va, err := e.load(ctx, a)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%.6g\t%.6g\t%+.6g\t%+.6g\n", ch.Feature, ch.From, ch.To, ch.Delta, ch.Scaled)
-			}
-			return tw.Flush()
+				vb, err := e.load(ctx, b)
+				if err != nil {
+					return err
+				}
+				d := learner.Compare(va, vb)
+				if e.asJSON {
+					return writeJSON(e.out, struct {
+						From uint64 `json:"from"`
+						To   uint64 `json:"to"`
+						learner.Diff
+					}{a, b, d})
+				}
+				w := e.out
+				fmt.Fprintf(w, "learner %s: version %d -> %d (stream sequence %d -> %d)\n", e.learner.Name, a, b, va.StreamSeq, vb.StreamSeq)
+				c := d.CountDeltas
+				fmt.Fprintf(w, "events: %+d inserts, %+d snapshot reads, %+d updates, %+d deletes, %+d truncates, %+d not unlearned\n",
+					c.Inserts, c.SnapshotReads, c.Updates, c.Deletes, c.Truncates, c.UpdatesNotUnlearned+c.DeletesNotUnlearned+c.TruncatesNotUnlearned)
+				m := d.MetricDeltas
+				fmt.Fprintf(w, "cumulative: MAE %+.4f, RMSE %+.4f, R² %+.4f (%.4f -> %.4f RMSE)\n", m.Cumulative.MAE, m.Cumulative.RMSE, m.Cumulative.R2, va.Metrics.Cumulative.RMSE, vb.Metrics.Cumulative.RMSE)
+				fmt.Fprintf(w, "rolling:    MAE %+.4f, RMSE %+.4f, R² %+.4f\n", m.Rolling.MAE, m.Rolling.RMSE, m.Rolling.R2)
+				fmt.Fprintf(w, "intercept:  %+.6g\n\n", d.InterceptDelta)
+				tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "FEATURE\tFROM\tTO\tDELTA\tDELTA×STD")
+				for i, ch := range d.Weights {
+					if top > 0 && i >= top {
+						fmt.Fprintf(tw, "... %d more\t\t\t\t\n", len(d.Weights)-top)
+						break
+					}
+					fmt.Fprintf(tw, "%s\t%.6g\t%.6g\t%+.6g\t%+.6g\n", ch.Feature, ch.From, ch.To, ch.Delta, ch.Scaled)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 0, "show only the N largest weight changes (0: all)")
@@ -402,32 +396,27 @@ func newModelPredictCmd() *cobra.Command {
 					return err
 				}
 			}
-			e, err := openModelEnv(cmd)
-			if err != nil {
-				return err
-			}
-			defer e.close()
-			ctx, cancel := e.ctx(cmd)
-			defer cancel()
-			v, err := e.load(ctx, n)
-			if err != nil {
-				return err
-			}
-			p, err := learner.PredictVersion(v, img)
-			if err != nil {
-				return err
-			}
-			if e.asJSON {
-				return writeJSON(e.out, p)
-			}
-			fmt.Fprintf(e.out, "%s = %.6g  (learner %s version %d)\n", v.Target, p.Prediction, v.Learner, v.Version)
-			if len(p.Imputed) > 0 {
-				fmt.Fprintf(e.out, "imputed (missing): %v\n", p.Imputed)
-			}
-			if len(p.UnseenLevels) > 0 {
-				fmt.Fprintf(e.out, "levels the model has not seen (no weight): %v\n", p.UnseenLevels)
-			}
-			return nil
+			return withModelEnv(cmd, func(ctx context.Context, e *modelEnv) error {
+				v, err := e.load(ctx, n)
+				if err != nil {
+					return err
+				}
+				p, err := learner.PredictVersion(v, img)
+				if err != nil {
+					return err
+				}
+				if e.asJSON {
+					return writeJSON(e.out, p)
+				}
+				fmt.Fprintf(e.out, "%s = %.6g  (learner %s version %d)\n", v.Target, p.Prediction, v.Learner, v.Version)
+				if len(p.Imputed) > 0 {
+					fmt.Fprintf(e.out, "imputed (missing): %v\n", p.Imputed)
+				}
+				if len(p.UnseenLevels) > 0 {
+					fmt.Fprintf(e.out, "levels the model has not seen (no weight): %v\n", p.UnseenLevels)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&rowJSON, "row", "", "the row: a JSON object of column values, as in the event format")
