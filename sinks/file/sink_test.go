@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,9 +76,10 @@ func TestWritesJSONLinesAndReportsDurable(t *testing.T) {
 }
 
 func TestOpenErrorNamesThePath(t *testing.T) {
-	_, err := Open(filepath.Join(t.TempDir(), "missing", "dir", "x.jsonl"))
-	if err == nil {
-		t.Fatal("Open in a missing directory succeeded")
+	path := filepath.Join(t.TempDir(), "missing", "dir", "x.jsonl")
+	_, err := Open(path)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Open in a missing directory: %v, want an error naming %s", err, path)
 	}
 }
 
